@@ -1,0 +1,310 @@
+//! The per-request path in front of tonic's router: attaches the connection
+//! to the request, enforces `grpc-timeout`, echoes the interop metadata
+//! headers, turns a handler panic into an INTERNAL status for that RPC alone,
+//! and applies the per-request defect modes.
+
+use std::convert::Infallible;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use http::{HeaderMap, HeaderName, HeaderValue, Request, Response};
+use http_body::{Body as HttpBody, Frame};
+use tonic::Status;
+use tonic::body::Body;
+use tonic::service::Routes;
+use tower::{Service, ServiceExt};
+
+use super::Shared;
+use super::connection::ConnectionInfo;
+use super::defects::Defect;
+use super::probe_service::Probe;
+use super::test_service::Interop;
+use crate::proto::grpc_testing::test_service_server::TestServiceServer;
+use crate::proto::probe::probe_service_server::ProbeServiceServer;
+
+pub(crate) const ECHO_INITIAL: &str = "x-grpc-test-echo-initial";
+pub(crate) const ECHO_TRAILING: &str = "x-grpc-test-echo-trailing-bin";
+
+/// The router serving both services, with the configured message limits.
+pub(crate) fn routes(shared: &Arc<Shared>) -> Routes {
+    let limit = shared.config.max_message_bytes;
+    let test = TestServiceServer::new(Interop::new(Arc::clone(shared)))
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
+    let probe = ProbeServiceServer::new(Probe::new(Arc::clone(shared)))
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
+    Routes::new(test).add_service(probe)
+}
+
+/// The service hyper calls for every request of one connection.
+#[derive(Clone)]
+pub(crate) struct Dispatch {
+    routes: Routes,
+    shared: Arc<Shared>,
+    connection: Arc<ConnectionInfo>,
+}
+
+impl Dispatch {
+    pub(crate) fn new(routes: Routes, shared: Arc<Shared>, connection: Arc<ConnectionInfo>) -> Self {
+        Self {
+            routes,
+            shared,
+            connection,
+        }
+    }
+}
+
+impl<B> Service<Request<B>> for Dispatch
+where
+    B: HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response<Body>, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        request
+            .extensions_mut()
+            .insert(Arc::clone(&self.connection));
+        let routes = self.routes.clone();
+        let shared = Arc::clone(&self.shared);
+        let connection = Arc::clone(&self.connection);
+        Box::pin(async move {
+            let _in_flight = InFlight::enter(&connection);
+            let echo_initial = request.headers().get(ECHO_INITIAL).cloned();
+            let echo_trailing = request.headers().get(ECHO_TRAILING).cloned();
+            let deadline = grpc_timeout(request.headers());
+
+            if shared.config.has(Defect::RefuseBelowLimit) {
+                let limit = (shared.config.max_concurrent_streams / 2).max(1);
+                if connection.in_flight.load(Ordering::SeqCst) > limit {
+                    return Ok(Status::resource_exhausted(format!(
+                        "more than {limit} calls in flight on this connection"
+                    ))
+                    .into_http());
+                }
+            }
+            let _one_at_a_time = if shared.config.has(Defect::SerializePerConnection) {
+                connection.one_at_a_time.acquire().await.ok()
+            } else {
+                None
+            };
+
+            let call = AssertUnwindSafe(routes.oneshot(request)).catch_unwind();
+            let outcome = match deadline {
+                Some(deadline) => match tokio::time::timeout(deadline, call).await {
+                    Ok(outcome) => outcome,
+                    Err(_) => {
+                        return Ok(Status::deadline_exceeded(format!(
+                            "deadline of {deadline:?} (grpc-timeout) exceeded"
+                        ))
+                        .into_http());
+                    }
+                },
+                None => call.await,
+            };
+            let response = match outcome {
+                Ok(Ok(response)) => response,
+                Ok(Err(never)) => match never {},
+                Err(panic) => {
+                    let message = panic_message(&*panic);
+                    tracing::debug!(peer = %connection.peer, "handler panicked: {message}");
+                    if shared.config.has(Defect::PanicKillsConnection) {
+                        connection.kill.notify_one();
+                    }
+                    Status::internal(format!("handler panicked: {message}")).into_http()
+                }
+            };
+            let echo_initial = if shared.config.has(Defect::SharedRequestState) {
+                leak_through_shared_slot(&shared, echo_initial).await
+            } else {
+                echo_initial
+            };
+            Ok(echo(response, echo_initial, echo_trailing))
+        })
+    }
+}
+
+/// Counts a request in the connection's in-flight number while alive.
+struct InFlight<'a>(&'a ConnectionInfo);
+
+impl<'a> InFlight<'a> {
+    fn enter(connection: &'a ConnectionInfo) -> Self {
+        connection.in_flight.fetch_add(1, Ordering::SeqCst);
+        Self(connection)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The `shared-request-state` defect: "this request's" echo value goes
+/// through one slot shared by all requests, so concurrent requests can read
+/// each other's.
+async fn leak_through_shared_slot(
+    shared: &Shared,
+    mine: Option<HeaderValue>,
+) -> Option<HeaderValue> {
+    {
+        let mut slot = shared
+            .leaked_echo
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *slot = mine.clone();
+    }
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    let slot = shared
+        .leaked_echo
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    slot.clone().or(mine)
+}
+
+/// Echoes the interop metadata: the initial echo as a response header, the
+/// trailing one as a trailer (or as a header of a trailers-only response).
+fn echo(
+    mut response: Response<Body>,
+    initial: Option<HeaderValue>,
+    trailing: Option<HeaderValue>,
+) -> Response<Body> {
+    if let Some(value) = initial {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static(ECHO_INITIAL), value);
+    }
+    let Some(value) = trailing else {
+        return response;
+    };
+    let trailers_only = response.headers().contains_key("grpc-status");
+    if trailers_only {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static(ECHO_TRAILING), value);
+        return response;
+    }
+    response.map(|body| {
+        Body::new(WithTrailer {
+            inner: body,
+            extra: Some(value),
+        })
+    })
+}
+
+/// A response body that adds one header to the trailers.
+struct WithTrailer {
+    inner: Body,
+    extra: Option<HeaderValue>,
+}
+
+impl HttpBody for WithTrailer {
+    type Data = Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                let frame = match frame.into_trailers() {
+                    Ok(mut trailers) => {
+                        if let Some(value) = this.extra.take() {
+                            trailers.insert(HeaderName::from_static(ECHO_TRAILING), value);
+                        }
+                        Frame::trailers(trailers)
+                    }
+                    Err(frame) => frame,
+                };
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(None) => match this.extra.take() {
+                Some(value) => {
+                    let mut trailers = HeaderMap::new();
+                    trailers.insert(HeaderName::from_static(ECHO_TRAILING), value);
+                    Poll::Ready(Some(Ok(Frame::trailers(trailers))))
+                }
+                None => Poll::Ready(None),
+            },
+            other => other,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream() && self.extra.is_none()
+    }
+}
+
+/// Parses a `grpc-timeout` header ("100m", "5S", …).
+pub(crate) fn grpc_timeout(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get("grpc-timeout")?.to_str().ok()?;
+    if value.len() < 2 || value.len() > 9 {
+        return None;
+    }
+    let (digits, unit) = value.split_at(value.len() - 1);
+    let amount: u64 = digits.parse().ok()?;
+    let duration = match unit {
+        "H" => Duration::from_secs(amount.checked_mul(3600)?),
+        "M" => Duration::from_secs(amount.checked_mul(60)?),
+        "S" => Duration::from_secs(amount),
+        "m" => Duration::from_millis(amount),
+        "u" => Duration::from_micros(amount),
+        "n" => Duration::from_nanos(amount),
+        _ => return None,
+    };
+    Some(duration)
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(text) = panic.downcast_ref::<&str>() {
+        (*text).to_owned()
+    } else if let Some(text) = panic.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "(non-text panic payload)".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_grpc_timeout_units() {
+        let mut headers = HeaderMap::new();
+        for (text, expected) in [
+            ("100m", Duration::from_millis(100)),
+            ("5S", Duration::from_secs(5)),
+            ("2M", Duration::from_secs(120)),
+            ("1H", Duration::from_secs(3600)),
+            ("250u", Duration::from_micros(250)),
+            ("7n", Duration::from_nanos(7)),
+        ] {
+            headers.insert("grpc-timeout", HeaderValue::from_static(text));
+            assert_eq!(grpc_timeout(&headers), Some(expected), "{text}");
+        }
+        for bad in ["", "m", "10x", "1234567890S", "-1S"] {
+            headers.insert(
+                "grpc-timeout",
+                HeaderValue::from_str(bad).expect("valid header text"),
+            );
+            assert_eq!(grpc_timeout(&headers), None, "{bad:?}");
+        }
+    }
+}
