@@ -8,6 +8,11 @@ use super::defects::Defect;
 
 /// Default limit on concurrent streams per connection advertised to clients.
 pub const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 1024;
+/// Default HTTP/2 stream window the server advertises (receive side).
+pub const DEFAULT_STREAM_WINDOW: u32 = 256 * 1024;
+/// Default HTTP/2 connection window: far larger than a stream's, so that one
+/// stream whose handler stops reading cannot use up the whole connection.
+pub const DEFAULT_CONNECTION_WINDOW: u32 = 8 * 1024 * 1024;
 /// Default limit on one message, in either direction.
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 /// Longest hold a ProbeService call may ask for.
@@ -22,10 +27,10 @@ pub struct ServerConfig {
     pub enable_unsafe_probes: bool,
     /// HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS advertised per connection.
     pub max_concurrent_streams: u32,
-    /// HTTP/2 initial stream window (None: the HTTP/2 stack's default).
-    pub initial_stream_window: Option<u32>,
-    /// HTTP/2 initial connection window (None: the HTTP/2 stack's default).
-    pub initial_connection_window: Option<u32>,
+    /// HTTP/2 initial stream window.
+    pub initial_stream_window: u32,
+    /// HTTP/2 initial connection window.
+    pub initial_connection_window: u32,
     /// Largest message accepted or sent.
     pub max_message_bytes: usize,
     /// Runtime worker threads when the server runs on a runtime of its own
@@ -43,8 +48,8 @@ impl Default for ServerConfig {
             bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             enable_unsafe_probes: false,
             max_concurrent_streams: DEFAULT_MAX_CONCURRENT_STREAMS,
-            initial_stream_window: None,
-            initial_connection_window: None,
+            initial_stream_window: DEFAULT_STREAM_WINDOW,
+            initial_connection_window: DEFAULT_CONNECTION_WINDOW,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             worker_threads: None,
             shutdown_grace: Duration::from_secs(10),
@@ -71,10 +76,9 @@ impl ServerConfig {
     }
 
     /// The (stream, connection) windows to advertise, defects included.
-    pub fn effective_windows(&self) -> (Option<u32>, Option<u32>) {
+    pub fn effective_windows(&self) -> (u32, u32) {
         if self.has(Defect::TinyConnectionWindow) {
-            let stream = self.initial_stream_window.unwrap_or(65_535);
-            return (Some(stream), Some(stream));
+            return (self.initial_stream_window, self.initial_stream_window);
         }
         (self.initial_stream_window, self.initial_connection_window)
     }

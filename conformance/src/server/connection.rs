@@ -26,7 +26,7 @@ pub struct ConnectionInfo {
     /// The client's address: the connection identity ProbeService reports.
     pub peer: SocketAddr,
     /// The `serialize-per-connection` defect's one permit.
-    pub(crate) one_at_a_time: Semaphore,
+    pub(crate) one_at_a_time: Arc<Semaphore>,
     /// Notified to tear the connection down at once (`panic-kills-connection`).
     pub(crate) kill: Notify,
     /// Requests inside the dispatcher now (`refuse-below-limit`).
@@ -67,7 +67,7 @@ pub(crate) async fn accept_loop(
         let info = Arc::new(ConnectionInfo {
             serial: serials.fetch_add(1, Ordering::Relaxed),
             peer,
-            one_at_a_time: Semaphore::new(1),
+            one_at_a_time: Arc::new(Semaphore::new(1)),
             kill: Notify::new(),
             in_flight: std::sync::atomic::AtomicU32::new(0),
         });
@@ -84,9 +84,6 @@ pub(crate) async fn accept_loop(
             .initial_stream_window_size(stream_window)
             .initial_connection_window_size(connection_window)
             .max_send_buf_size(1024 * 1024);
-        if stream_window.is_some() || connection_window.is_some() {
-            builder.adaptive_window(false);
-        }
         let connection = builder.serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection);
         tokio::spawn(async move {

@@ -8,8 +8,9 @@ use std::str::FromStr;
 /// A deliberate fault of the reference server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Defect {
-    /// One handler at a time per connection: RPCs on a shared channel queue
-    /// behind each other instead of running in parallel.
+    /// One RPC at a time per connection (from its arrival to the end of its
+    /// response): RPCs on a shared channel queue behind each other instead of
+    /// running in parallel.
     SerializePerConnection,
     /// One runtime worker thread, and thread-blocking holds block it (no
     /// hand-off to a blocking thread): one blocking handler stalls every RPC.
@@ -36,11 +37,21 @@ pub enum Defect {
     TinyConnectionWindow,
     /// Graceful shutdown drops in-flight calls instead of letting them finish.
     AbortOnShutdown,
+    /// FullDuplexCall stops answering as soon as the client half-closes,
+    /// dropping the responses still owed.
+    EndAtHalfClose,
+    /// HalfDuplexCall answers each request at once instead of after half-close.
+    HalfDuplexAnswersEarly,
+    /// FullDuplexCall sends its response headers only after the first request,
+    /// so a client that waits for the call before sending deadlocks.
+    HeadersAfterFirstMessage,
+    /// A handler that ends with an error status tears down its connection.
+    FailureKillsConnection,
 }
 
 impl Defect {
     /// Every defect, in a stable order.
-    pub const ALL: [Defect; 10] = [
+    pub const ALL: [Defect; 14] = [
         Defect::SerializePerConnection,
         Defect::SingleWorker,
         Defect::PanicKillsConnection,
@@ -51,6 +62,10 @@ impl Defect {
         Defect::RefuseBelowLimit,
         Defect::TinyConnectionWindow,
         Defect::AbortOnShutdown,
+        Defect::EndAtHalfClose,
+        Defect::HalfDuplexAnswersEarly,
+        Defect::HeadersAfterFirstMessage,
+        Defect::FailureKillsConnection,
     ];
 
     /// The name used on the command line and in scenario self-tests.
@@ -66,6 +81,10 @@ impl Defect {
             Defect::RefuseBelowLimit => "refuse-below-limit",
             Defect::TinyConnectionWindow => "tiny-connection-window",
             Defect::AbortOnShutdown => "abort-on-shutdown",
+            Defect::EndAtHalfClose => "end-at-half-close",
+            Defect::HalfDuplexAnswersEarly => "half-duplex-answers-early",
+            Defect::HeadersAfterFirstMessage => "headers-after-first-message",
+            Defect::FailureKillsConnection => "failure-kills-connection",
         }
     }
 
@@ -82,6 +101,10 @@ impl Defect {
             Defect::RefuseBelowLimit => "refuses RPCs at half the advertised stream limit",
             Defect::TinyConnectionWindow => "connection window no larger than a stream's",
             Defect::AbortOnShutdown => "graceful shutdown drops in-flight calls",
+            Defect::EndAtHalfClose => "FullDuplexCall stops answering at half-close",
+            Defect::HalfDuplexAnswersEarly => "HalfDuplexCall answers before half-close",
+            Defect::HeadersAfterFirstMessage => "FullDuplexCall sends headers only after a request",
+            Defect::FailureKillsConnection => "an error status closes the whole connection",
         }
     }
 }

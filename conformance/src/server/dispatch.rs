@@ -4,6 +4,7 @@
 //! and applies the per-request defect modes.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use http_body::{Body as HttpBody, Frame};
 use tonic::Status;
 use tonic::body::Body;
 use tonic::service::Routes;
+use tokio::sync::OwnedSemaphorePermit;
 use tower::{Service, ServiceExt};
 
 use super::Shared;
@@ -31,6 +33,11 @@ use crate::proto::probe::probe_service_server::ProbeServiceServer;
 
 pub(crate) const ECHO_INITIAL: &str = "x-grpc-test-echo-initial";
 pub(crate) const ECHO_TRAILING: &str = "x-grpc-test-echo-trailing-bin";
+
+/// The deadline a call arrived with (from `grpc-timeout`), in the request's
+/// extensions for handlers to see.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CallDeadline(pub Duration);
 
 /// The router serving both services, with the configured message limits.
 pub(crate) fn routes(shared: &Arc<Shared>) -> Routes {
@@ -87,6 +94,9 @@ where
             let echo_initial = request.headers().get(ECHO_INITIAL).cloned();
             let echo_trailing = request.headers().get(ECHO_TRAILING).cloned();
             let deadline = grpc_timeout(request.headers());
+            if let Some(deadline) = deadline {
+                request.extensions_mut().insert(CallDeadline(deadline));
+            }
 
             if shared.config.has(Defect::RefuseBelowLimit) {
                 let limit = (shared.config.max_concurrent_streams / 2).max(1);
@@ -97,15 +107,18 @@ where
                     .into_http());
                 }
             }
-            let _one_at_a_time = if shared.config.has(Defect::SerializePerConnection) {
-                connection.one_at_a_time.acquire().await.ok()
+            // Held until the response body ends, so that a stream occupies its
+            // connection for its whole life.
+            let one_at_a_time = if shared.config.has(Defect::SerializePerConnection) {
+                Arc::clone(&connection.one_at_a_time).acquire_owned().await.ok()
             } else {
                 None
             };
 
+            let expires = deadline.map(|deadline| tokio::time::Instant::now() + deadline);
             let call = AssertUnwindSafe(routes.oneshot(request)).catch_unwind();
-            let outcome = match deadline {
-                Some(deadline) => match tokio::time::timeout(deadline, call).await {
+            let outcome = match (deadline, expires) {
+                (Some(deadline), Some(expires)) => match tokio::time::timeout_at(expires, call).await {
                     Ok(outcome) => outcome,
                     Err(_) => {
                         return Ok(Status::deadline_exceeded(format!(
@@ -114,7 +127,7 @@ where
                         .into_http());
                     }
                 },
-                None => call.await,
+                _ => call.await,
             };
             let response = match outcome {
                 Ok(Ok(response)) => response,
@@ -133,7 +146,20 @@ where
             } else {
                 echo_initial
             };
-            Ok(echo(response, echo_initial, echo_trailing))
+            let kill_on_error = shared
+                .config
+                .has(Defect::FailureKillsConnection)
+                .then(|| Arc::clone(&connection));
+            Ok(finish(
+                response,
+                echo_initial,
+                echo_trailing,
+                BodyExtras {
+                    permit: one_at_a_time,
+                    kill_on_error,
+                    expires,
+                },
+            ))
         })
     }
 }
@@ -176,43 +202,75 @@ async fn leak_through_shared_slot(
     slot.clone().or(mine)
 }
 
-/// Echoes the interop metadata: the initial echo as a response header, the
-/// trailing one as a trailer (or as a header of a trailers-only response).
-fn echo(
+/// Finishes a response: echoes the interop metadata (the initial echo as a
+/// response header, the trailing one as a trailer, or as a header of a
+/// trailers-only response) and attaches what must live as long as the body.
+fn finish(
     mut response: Response<Body>,
     initial: Option<HeaderValue>,
     trailing: Option<HeaderValue>,
+    extras: BodyExtras,
 ) -> Response<Body> {
     if let Some(value) = initial {
         response
             .headers_mut()
             .insert(HeaderName::from_static(ECHO_INITIAL), value);
     }
-    let Some(value) = trailing else {
+    if let Some(status) = response.headers().get("grpc-status").cloned() {
+        // Trailers-only response: everything goes into the headers.
+        if let Some(value) = trailing {
+            response
+                .headers_mut()
+                .insert(HeaderName::from_static(ECHO_TRAILING), value);
+        }
+        if let Some(connection) = extras.kill_on_error {
+            if status.as_bytes() != b"0" {
+                connection.kill.notify_one();
+            }
+        }
         return response;
-    };
-    let trailers_only = response.headers().contains_key("grpc-status");
-    if trailers_only {
-        response
-            .headers_mut()
-            .insert(HeaderName::from_static(ECHO_TRAILING), value);
+    }
+    if trailing.is_none()
+        && extras.permit.is_none()
+        && extras.kill_on_error.is_none()
+        && extras.expires.is_none()
+    {
         return response;
     }
     response.map(|body| {
-        Body::new(WithTrailer {
-            inner: body,
-            extra: Some(value),
+        Body::new(ResponseBody {
+            inner: Some(body),
+            trailing,
+            _permit: extras.permit,
+            kill_on_error: extras.kill_on_error,
+            expires: extras.expires.map(|at| Box::pin(tokio::time::sleep_until(at))),
         })
     })
 }
 
-/// A response body that adds one header to the trailers.
-struct WithTrailer {
-    inner: Body,
-    extra: Option<HeaderValue>,
+/// What a response body carries besides its frames.
+struct BodyExtras {
+    /// The `serialize-per-connection` permit, held until the body ends.
+    permit: Option<OwnedSemaphorePermit>,
+    /// The connection to tear down on an error status (defect).
+    kill_on_error: Option<Arc<ConnectionInfo>>,
+    /// The call's deadline: a stream still open then ends DEADLINE_EXCEEDED.
+    expires: Option<tokio::time::Instant>,
 }
 
-impl HttpBody for WithTrailer {
+/// A response body that adds the trailing echo to the trailers, ends the
+/// call at its deadline, keeps a defect's permit until the body ends, and
+/// reports error trailers.
+struct ResponseBody {
+    /// `None` once the deadline ended the body (dropping the handler's stream).
+    inner: Option<Body>,
+    trailing: Option<HeaderValue>,
+    _permit: Option<OwnedSemaphorePermit>,
+    kill_on_error: Option<Arc<ConnectionInfo>>,
+    expires: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl HttpBody for ResponseBody {
     type Data = Bytes;
     type Error = Status;
 
@@ -221,12 +279,38 @@ impl HttpBody for WithTrailer {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
         let this = &mut *self;
-        match Pin::new(&mut this.inner).poll_frame(cx) {
+        if let Some(expires) = &mut this.expires {
+            if expires.as_mut().poll(cx).is_ready() {
+                this.expires = None;
+                if this.inner.take().is_some() {
+                    let mut trailers = HeaderMap::new();
+                    trailers.insert("grpc-status", HeaderValue::from_static("4"));
+                    trailers.insert(
+                        "grpc-message",
+                        HeaderValue::from_static("deadline%20(grpc-timeout)%20exceeded"),
+                    );
+                    if let Some(value) = this.trailing.take() {
+                        trailers.insert(HeaderName::from_static(ECHO_TRAILING), value);
+                    }
+                    return Poll::Ready(Some(Ok(Frame::trailers(trailers))));
+                }
+            }
+        }
+        let Some(inner) = &mut this.inner else {
+            return Poll::Ready(None);
+        };
+        match Pin::new(inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
                 let frame = match frame.into_trailers() {
                     Ok(mut trailers) => {
-                        if let Some(value) = this.extra.take() {
+                        if let Some(value) = this.trailing.take() {
                             trailers.insert(HeaderName::from_static(ECHO_TRAILING), value);
+                        }
+                        let failed = trailers
+                            .get("grpc-status")
+                            .is_some_and(|status| status.as_bytes() != b"0");
+                        if let (true, Some(connection)) = (failed, &this.kill_on_error) {
+                            connection.kill.notify_one();
                         }
                         Frame::trailers(trailers)
                     }
@@ -234,7 +318,7 @@ impl HttpBody for WithTrailer {
                 };
                 Poll::Ready(Some(Ok(frame)))
             }
-            Poll::Ready(None) => match this.extra.take() {
+            Poll::Ready(None) => match this.trailing.take() {
                 Some(value) => {
                     let mut trailers = HeaderMap::new();
                     trailers.insert(HeaderName::from_static(ECHO_TRAILING), value);
@@ -247,7 +331,7 @@ impl HttpBody for WithTrailer {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream() && self.extra.is_none()
+        self.inner.as_ref().is_none_or(HttpBody::is_end_stream) && self.trailing.is_none()
     }
 }
 

@@ -19,7 +19,10 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-pub use config::{DEFAULT_MAX_CONCURRENT_STREAMS, DEFAULT_MAX_MESSAGE_BYTES, MAX_HOLD, ServerConfig};
+pub use config::{
+    DEFAULT_CONNECTION_WINDOW, DEFAULT_MAX_CONCURRENT_STREAMS, DEFAULT_MAX_MESSAGE_BYTES,
+    DEFAULT_STREAM_WINDOW, MAX_HOLD, ServerConfig,
+};
 pub use connection::ConnectionInfo;
 pub use defects::{Defect, UnknownDefect};
 
@@ -77,12 +80,24 @@ impl BoundServer {
     }
 }
 
+/// How a [`RunningServer`] is asked to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StopRequest {
+    Running,
+    /// Refuse new connections, let in-flight RPCs finish (up to the grace).
+    Graceful,
+    /// Drop everything now.
+    Immediate,
+}
+
 /// A reference server running on a runtime (and thread) of its own, as the
 /// embedded target uses it: the server's threads are never the client's.
+/// Dropping it stops it at once; [`RunningServer::shutdown`] stops it
+/// gracefully.
 #[derive(Debug)]
 pub struct RunningServer {
     addr: SocketAddr,
-    stop: watch::Sender<bool>,
+    stop: watch::Sender<StopRequest>,
     thread: Option<std::thread::JoinHandle<io::Result<()>>>,
 }
 
@@ -91,7 +106,7 @@ impl RunningServer {
     /// worker threads, and returns once it is listening.
     pub fn start(config: ServerConfig) -> io::Result<Self> {
         let workers = config.effective_worker_threads();
-        let (stop, mut stopped) = watch::channel(false);
+        let (stop, requests) = watch::channel(StopRequest::Running);
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<io::Result<SocketAddr>>();
         // Everything happens on the server's own thread, so that this works
         // from inside another runtime (tests, the harness) too.
@@ -118,12 +133,20 @@ impl RunningServer {
                     }
                 };
                 let _ = ready_tx.send(bound.local_addr());
-                let result = runtime.block_on(bound.serve(async move {
-                    // Either a stop request or the handle being dropped.
-                    let _ = stopped.wait_for(|stop| *stop).await;
-                }));
+                let mut graceful = requests.clone();
+                let mut immediate = requests;
+                let result = runtime.block_on(async move {
+                    let serving = bound.serve(async move {
+                        // A stop request, or the handle gone.
+                        let _ = graceful.wait_for(|r| *r != StopRequest::Running).await;
+                    });
+                    tokio::select! {
+                        result = serving => result,
+                        _ = immediate.wait_for(|r| *r == StopRequest::Immediate) => Ok(()),
+                    }
+                });
                 // Handlers still blocking a thread must not hold up the caller.
-                runtime.shutdown_timeout(Duration::from_secs(1));
+                runtime.shutdown_timeout(Duration::from_millis(200));
                 result
             })?;
         let addr = ready_rx
@@ -145,24 +168,26 @@ impl RunningServer {
         format!("http://{}", self.addr)
     }
 
-    /// Stops gracefully and waits for the server thread.
-    pub fn stop(mut self) -> io::Result<()> {
-        self.stop_inner()
-    }
-
-    fn stop_inner(&mut self) -> io::Result<()> {
-        let _ = self.stop.send(true);
-        match self.thread.take() {
-            Some(thread) => thread
-                .join()
-                .unwrap_or_else(|_| Err(io::Error::other("the reference server thread panicked"))),
-            None => Ok(()),
-        }
+    /// Stops gracefully: no new connections, in-flight RPCs finish (up to
+    /// the configured grace period). Waits without blocking the runtime.
+    pub async fn shutdown(mut self) -> io::Result<()> {
+        let _ = self.stop.send(StopRequest::Graceful);
+        let Some(thread) = self.thread.take() else {
+            return Ok(());
+        };
+        tokio::task::spawn_blocking(move || thread.join())
+            .await
+            .map_err(io::Error::other)?
+            .unwrap_or_else(|_| Err(io::Error::other("the reference server thread panicked")))
     }
 }
 
 impl Drop for RunningServer {
     fn drop(&mut self) {
-        let _ = self.stop_inner();
+        let _ = self.stop.send(StopRequest::Immediate);
+        if let Some(thread) = self.thread.take() {
+            // Bounded: the server's runtime shuts down within a moment.
+            let _ = thread.join();
+        }
     }
 }

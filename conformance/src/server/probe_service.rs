@@ -9,6 +9,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::connection::ConnectionInfo;
 use super::defects::Defect;
+use super::dispatch::CallDeadline;
 use super::test_service::DROP_EVERY;
 use super::{MAX_HOLD, Shared, TONIC_VERSION};
 use crate::proto::probe::probe_service_server::ProbeService;
@@ -42,6 +43,10 @@ fn connection_id<T>(request: &Request<T>) -> String {
         .get::<Arc<ConnectionInfo>>()
         .map(|connection| connection.connection_id())
         .unwrap_or_default()
+}
+
+fn millis(duration: Duration) -> u32 {
+    u32::try_from(duration.as_millis()).unwrap_or(u32::MAX)
 }
 
 fn capped(duration_ms: u32) -> Duration {
@@ -146,6 +151,10 @@ impl ProbeService for Probe {
 
     async fn hold(&self, request: Request<HoldRequest>) -> Result<Response<HoldResponse>, Status> {
         let connection_id = connection_id(&request);
+        let deadline = request
+            .extensions()
+            .get::<CallDeadline>()
+            .map(|deadline| deadline.0);
         let request = request.into_inner();
         let mode = HoldMode::try_from(request.mode)
             .map_err(|_| Status::invalid_argument(format!("unknown hold mode {}", request.mode)))?;
@@ -158,7 +167,10 @@ impl ProbeService for Probe {
         }
         let duration = capped(request.duration_ms);
         let (gauge, in_flight_at_entry) = self.shared.gauges.get(&request.scope).enter();
-        let record = self.shared.outcomes.begin(&request.tag, &connection_id);
+        let record = self
+            .shared
+            .outcomes
+            .begin(&request.tag, &connection_id, deadline);
         let work = hold(
             Arc::clone(&self.shared),
             mode,
@@ -200,9 +212,10 @@ impl ProbeService for Probe {
                             HandlerState::Panicked => WireState::Panicked,
                         } as i32,
                         connection_id: outcome.connection_id,
-                        elapsed_ms: outcome
-                            .elapsed
-                            .map_or(0, |elapsed| u32::try_from(elapsed.as_millis()).unwrap_or(u32::MAX)),
+                        elapsed_ms: outcome.elapsed.map_or(0, millis),
+                        deadline_ms: outcome.deadline.map_or(0, |deadline| {
+                            millis(deadline + Duration::from_micros(999))
+                        }),
                     },
                 };
                 return Ok(Response::new(response));
@@ -298,7 +311,11 @@ impl PipeState {
         let (gauge, _) = self.shared.gauges.get(&first.scope).enter();
         self.gauge = Some(gauge);
         if !first.tag.is_empty() {
-            self.record = Some(self.shared.outcomes.begin(&first.tag, &self.connection_id));
+            self.record = Some(
+                self.shared
+                    .outcomes
+                    .begin(&first.tag, &self.connection_id, None),
+            );
         }
     }
 }

@@ -145,11 +145,22 @@ impl TestService for Interop {
         &self,
         request: Request<Streaming<StreamingOutputCallRequest>>,
     ) -> Result<Response<Self::FullDuplexCallStream>, Status> {
-        let inbound = request.into_inner();
+        let mut inbound = request.into_inner();
         let this = Interop::new(Arc::clone(&self.shared));
         if self.shared.config.has(Defect::DuplexReadAllFirst) {
             return Ok(Response::new(answer_after_half_close(this, inbound)));
         }
+        if self.shared.config.has(Defect::EndAtHalfClose) {
+            return Ok(Response::new(answer_until_half_close(this, inbound)));
+        }
+        let first = if self.shared.config.has(Defect::HeadersAfterFirstMessage) {
+            // Returning only now delays the response headers until a request
+            // has arrived.
+            inbound.message().await?
+        } else {
+            None
+        };
+        let inbound = stream::iter(first.map(Ok)).chain(inbound);
         let drop_some = self.shared.config.has(Defect::DuplexDropMessages);
         // Each request is answered as it arrives; the next one is read once
         // its responses are out (the order every interop server keeps).
@@ -174,10 +185,17 @@ impl TestService for Interop {
         request: Request<Streaming<StreamingOutputCallRequest>>,
     ) -> Result<Response<Self::HalfDuplexCallStream>, Status> {
         let this = Interop::new(Arc::clone(&self.shared));
-        Ok(Response::new(answer_after_half_close(
-            this,
-            request.into_inner(),
-        )))
+        let inbound = request.into_inner();
+        if self.shared.config.has(Defect::HalfDuplexAnswersEarly) {
+            let responses = inbound
+                .map(move |request| match request {
+                    Ok(request) => this.respond(request),
+                    Err(status) => stream::once(async move { Err(status) }).boxed(),
+                })
+                .flatten();
+            return Ok(Response::new(responses.boxed()));
+        }
+        Ok(Response::new(answer_after_half_close(this, inbound)))
     }
 
     async fn unimplemented_call(
@@ -208,5 +226,28 @@ fn answer_after_half_close(
             Err(status) => stream::once(async move { Err(status) }).boxed(),
         })
         .flatten()
+        .boxed()
+}
+
+/// The `end-at-half-close` defect: answers requests as they arrive, but stops
+/// (with OK) the moment the client half-closes, dropping responses still owed.
+fn answer_until_half_close(
+    this: Interop,
+    mut inbound: Streaming<StreamingOutputCallRequest>,
+) -> ResponseStream {
+    let (requests_tx, requests_rx) = tokio::sync::mpsc::channel(64);
+    let (closed_tx, closed_rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        while let Ok(Some(request)) = inbound.message().await {
+            if requests_tx.send(request).await.is_err() {
+                return;
+            }
+        }
+        let _ = closed_tx.send(());
+    });
+    tokio_stream::wrappers::ReceiverStream::new(requests_rx)
+        .map(move |request| this.respond(request))
+        .flatten()
+        .take_until(closed_rx)
         .boxed()
 }

@@ -27,6 +27,8 @@ pub struct Outcome {
     pub connection_id: String,
     /// Entry to the final state (`None` while running).
     pub elapsed: Option<Duration>,
+    /// The call's deadline as the handler saw it at entry.
+    pub deadline: Option<Duration>,
 }
 
 #[derive(Debug)]
@@ -35,6 +37,7 @@ struct Entry {
     connection_id: String,
     entered: Instant,
     ended: Option<Instant>,
+    deadline: Option<Duration>,
     /// Distinguishes two handlers that reused one tag.
     serial: u64,
 }
@@ -61,7 +64,12 @@ impl OutcomeRecorder {
 
     /// Records a handler entering under `tag` (replacing an older handler of
     /// that tag). The returned record must be finished or dropped.
-    pub fn begin(self: &Arc<Self>, tag: &str, connection_id: &str) -> HandlerRecord {
+    pub fn begin(
+        self: &Arc<Self>,
+        tag: &str,
+        connection_id: &str,
+        deadline: Option<Duration>,
+    ) -> HandlerRecord {
         let mut inner = lock(&self.inner);
         if inner.entries.len() >= MAX_ENTRIES {
             inner
@@ -77,6 +85,7 @@ impl OutcomeRecorder {
                 connection_id: connection_id.to_owned(),
                 entered: Instant::now(),
                 ended: None,
+                deadline,
                 serial,
             },
         );
@@ -95,6 +104,7 @@ impl OutcomeRecorder {
             state: entry.state,
             connection_id: entry.connection_id.clone(),
             elapsed: entry.ended.map(|ended| ended - entry.entered),
+            deadline: entry.deadline,
         })
     }
 
