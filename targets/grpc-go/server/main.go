@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"math"
 	"net"
 	"os"
 	"os/signal"
@@ -257,11 +258,30 @@ type barrier struct {
 type gauge struct{ inFlight, maxInFlight uint32 }
 
 type outcome struct {
-	state   pb.HandlerState
-	conn    string
-	entered time.Time
-	ended   time.Time
-	serial  uint64
+	state      pb.HandlerState
+	conn       string
+	deadlineMs uint32 // the call's deadline, ms from entry, rounded up; 0 = none
+	entered    time.Time
+	ended      time.Time
+	serial     uint64
+}
+
+// deadlineMs is the call's deadline as the handler sees it now, in
+// milliseconds from now, rounded up (at least 1); 0 when it has none.
+func deadlineMs(ctx context.Context) uint32 {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return 0
+	}
+	left := time.Until(dl)
+	ms := (left + time.Millisecond - 1) / time.Millisecond
+	if ms < 1 {
+		return 1
+	}
+	if ms > math.MaxUint32 {
+		return math.MaxUint32
+	}
+	return uint32(ms)
 }
 
 // Keeps at most this many tags: past it, finished entries are forgotten.
@@ -322,7 +342,7 @@ func (s *probeServer) notifyLocked() {
 
 // begin records a handler entering under tag (replacing an older one);
 // the returned func settles it once (first final state wins).
-func (s *probeServer) begin(tag, conn string) (settle func(pb.HandlerState)) {
+func (s *probeServer) begin(tag, conn string, deadline uint32) (settle func(pb.HandlerState)) {
 	s.outcomesMu.Lock()
 	if len(s.outcomes) >= maxOutcomes {
 		for k, o := range s.outcomes {
@@ -333,7 +353,7 @@ func (s *probeServer) begin(tag, conn string) (settle func(pb.HandlerState)) {
 	}
 	serial := s.nextSerial
 	s.nextSerial++
-	s.outcomes[tag] = &outcome{state: pb.HandlerState_RUNNING, conn: conn, entered: time.Now(), serial: serial}
+	s.outcomes[tag] = &outcome{state: pb.HandlerState_RUNNING, conn: conn, deadlineMs: deadline, entered: time.Now(), serial: serial}
 	s.notifyLocked()
 	s.outcomesMu.Unlock()
 	return func(st pb.HandlerState) {
@@ -358,12 +378,10 @@ func (s *probeServer) Info(ctx context.Context, _ *pb.InfoRequest) (*pb.InfoResp
 }
 
 func (s *probeServer) Rendezvous(ctx context.Context, req *pb.RendezvousRequest) (*pb.RendezvousResponse, error) {
-	leave, _ := s.enterGauge(req.GetScope())
-	defer leave()
 	conn := connID(ctx)
 	parties := req.GetParties()
 	if parties < 1 {
-		parties = 1
+		return nil, status.Error(codes.InvalidArgument, "rendezvous needs at least 1 party")
 	}
 
 	s.barriersMu.Lock()
@@ -371,7 +389,7 @@ func (s *probeServer) Rendezvous(ctx context.Context, req *pb.RendezvousRequest)
 	if b != nil && b.parties != parties {
 		if b.arrived > 0 {
 			s.barriersMu.Unlock()
-			return nil, status.Errorf(codes.FailedPrecondition,
+			return nil, status.Errorf(codes.InvalidArgument,
 				"rendezvous group %q is waiting for %d parties, this call asked for %d",
 				req.GetGroup(), b.parties, parties)
 		}
@@ -381,6 +399,8 @@ func (s *probeServer) Rendezvous(ctx context.Context, req *pb.RendezvousRequest)
 		b = &barrier{parties: parties, release: make(chan struct{})}
 		s.barriers[req.GetGroup()] = b
 	}
+	leave, _ := s.enterGauge(req.GetScope())
+	defer leave()
 	b.arrived++
 	arrival := b.arrived
 	if arrival >= b.parties {
@@ -458,10 +478,14 @@ func spin(d time.Duration) {
 }
 
 func (s *probeServer) Hold(ctx context.Context, req *pb.HoldRequest) (*pb.HoldResponse, error) {
+	if _, known := pb.HoldMode_name[int32(req.GetMode())]; !known {
+		return nil, status.Errorf(codes.InvalidArgument, "unknown hold mode %d", req.GetMode())
+	}
+	// (Unsafe holds are always enabled in this adapter, as the suite expects.)
 	leave, now := s.enterGauge(req.GetScope())
 	defer leave()
 	conn := connID(ctx)
-	settle := s.begin(req.GetTag(), conn)
+	settle := s.begin(req.GetTag(), conn, deadlineMs(ctx))
 	resp := &pb.HoldResponse{ConnectionId: conn, InFlightAtEntry: now}
 	d := capMs(req.GetDurationMs())
 
@@ -486,9 +510,6 @@ func (s *probeServer) Hold(ctx context.Context, req *pb.HoldRequest) (*pb.HoldRe
 			settle(pb.HandlerState_CANCELLED)
 			return nil, err
 		}
-	default:
-		settle(pb.HandlerState_FINISHED)
-		return nil, status.Errorf(codes.InvalidArgument, "unknown hold mode %d", req.GetMode())
 	}
 	settle(pb.HandlerState_FINISHED)
 	return resp, nil
@@ -503,7 +524,7 @@ func (s *probeServer) Observe(ctx context.Context, req *pb.ObserveRequest) (*pb.
 		changed := s.changed
 		var resp *pb.ObserveResponse
 		if o != nil {
-			resp = &pb.ObserveResponse{State: o.state, ConnectionId: o.conn}
+			resp = &pb.ObserveResponse{State: o.state, ConnectionId: o.conn, DeadlineMs: o.deadlineMs}
 			if o.state != pb.HandlerState_RUNNING {
 				resp.ElapsedMs = uint32(o.ended.Sub(o.entered) / time.Millisecond)
 			}
@@ -552,7 +573,10 @@ func (s *probeServer) Pipe(stream pb.ProbeService_PipeServer) error {
 	}
 	leave, _ := s.enterGauge(first.GetScope())
 	defer leave()
-	settle := s.begin(first.GetTag(), conn)
+	settle := func(pb.HandlerState) {}
+	if first.GetTag() != "" {
+		settle = s.begin(first.GetTag(), conn, deadlineMs(ctx))
+	}
 	var received uint64
 	req := first
 	for {

@@ -1,0 +1,575 @@
+'use strict';
+// grpc-js target adapter: grpc.testing.TestService and conformance.v1.ProbeService
+// on @grpc/grpc-js, with the .proto files of ../../proto loaded at start-up by
+// @grpc/proto-loader (grpc-js's public code-generation path).
+//
+// Usage: node server.js PORT   (listens on 127.0.0.1:PORT, plaintext HTTP/2)
+//
+// Logs go to stderr. SIGTERM/SIGINT: server.tryShutdown (refuse new RPCs, let
+// in-flight ones finish) bounded to 5 s, then forceShutdown, then exit 0.
+//
+// Node runs every handler on one event loop thread. The hold modes are honest
+// about that: BLOCK_THREAD and SPIN really stall that thread (and with it every
+// other RPC of the process), which is what the suite is meant to show.
+
+const path = require('path');
+const grpc = require('@grpc/grpc-js');
+const protoLoader = require('@grpc/proto-loader');
+const grpcJsVersion = require('@grpc/grpc-js/package.json').version;
+
+const PROTO_ROOT = path.resolve(__dirname, '..', '..', 'proto');
+const MAX_DURATION_MS = 120000;
+const GRACE_MS = 5000;
+const ECHO_INITIAL = 'x-grpc-test-echo-initial';
+const ECHO_TRAILING = 'x-grpc-test-echo-trailing-bin';
+
+function log(...args) {
+  console.error('grpc-js-server:', ...args);
+}
+
+function loadProtos() {
+  const def = protoLoader.loadSync(
+    ['grpc/testing/test.proto', 'conformance/v1/probe.proto'],
+    {
+      includeDirs: [PROTO_ROOT],
+      keepCase: true,
+      longs: String,
+      enums: String,
+      defaults: true,
+      oneofs: true,
+    },
+  );
+  return grpc.loadPackageDefinition(def);
+}
+
+const capMs = (ms) => Math.min(Number(ms) || 0, MAX_DURATION_MS);
+
+function statusError(code, details, metadata) {
+  const err = new Error(details);
+  err.code = code;
+  err.details = details;
+  if (metadata) err.metadata = metadata;
+  return err;
+}
+
+// ---------------------------------------------------------------------------
+// Metadata echo (TestService, unary and streaming).
+
+// Sends the initial echo at once (response headers) and returns the trailer
+// metadata to end the call with.
+function echo(call) {
+  const initial = call.metadata.get(ECHO_INITIAL);
+  if (initial.length > 0) {
+    const md = new grpc.Metadata();
+    for (const v of initial) md.add(ECHO_INITIAL, v);
+    call.sendMetadata(md);
+  }
+  const trailer = new grpc.Metadata();
+  for (const v of call.metadata.get(ECHO_TRAILING)) trailer.add(ECHO_TRAILING, v);
+  return trailer;
+}
+
+// Ends a server-streaming or bidi call with OK or with err, plus trailers.
+function endStream(call, err, trailer) {
+  if (call.cancelled) return;
+  if (err) {
+    err.metadata = trailer;
+    call.emit('error', err);
+  } else {
+    call.end(trailer);
+  }
+}
+
+function echoStatusError(s) {
+  if (s && s.code) return statusError(s.code, s.message || '');
+  return null;
+}
+
+function payload(size) {
+  if (size < 0) throw statusError(grpc.status.INVALID_ARGUMENT, `negative payload size ${size}`);
+  return { type: 'COMPRESSABLE', body: Buffer.alloc(size) };
+}
+
+// Resolves true after ms, or false as soon as the call is cancelled.
+function sleepUnlessCancelled(call, ms) {
+  if (call.cancelled) return Promise.resolve(false);
+  if (ms <= 0) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const onCancel = () => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    const timer = setTimeout(() => {
+      call.removeListener('cancelled', onCancel);
+      resolve(true);
+    }, ms);
+    call.once('cancelled', onCancel);
+  });
+}
+
+function cancelledError() {
+  return statusError(grpc.status.CANCELLED, 'call cancelled');
+}
+
+// StreamingOutputCall behaviour for one request: per entry, wait interval_us,
+// send size zero bytes. Returns the status error to end with, or null.
+async function streamOutput(call, req) {
+  for (const rp of req.response_parameters || []) {
+    if (!(await sleepUnlessCancelled(call, (rp.interval_us || 0) / 1000))) return cancelledError();
+    let p;
+    try {
+      p = payload(rp.size || 0);
+    } catch (err) {
+      return err;
+    }
+    call.write({ payload: p });
+  }
+  return echoStatusError(req.response_status);
+}
+
+// Reads a client stream one request at a time without destroying it (a
+// `for await` loop would destroy the call on early exit, losing the status).
+// next() resolves to the next request, or null after the client half-closed;
+// it rejects when the call is cancelled or fails. The stream is paused while
+// nobody asks, so HTTP/2 flow control applies.
+function reader(call) {
+  const queue = [];
+  let ended = false;
+  let failure = null;
+  let waiting = null;
+  const wake = () => {
+    if (!waiting) return;
+    const w = waiting;
+    waiting = null;
+    if (queue.length > 0) w.resolve(queue.shift());
+    else if (failure) w.reject(failure);
+    else if (ended) w.resolve(null);
+    else waiting = w;
+  };
+  call.on('data', (req) => {
+    queue.push(req);
+    call.pause();
+    wake();
+  });
+  call.on('end', () => {
+    ended = true;
+    wake();
+  });
+  call.on('error', (err) => {
+    failure = failure || err;
+    wake();
+  });
+  call.on('cancelled', () => {
+    failure = failure || cancelledError();
+    wake();
+  });
+  return () => new Promise((resolve, reject) => {
+    waiting = { resolve, reject };
+    if (queue.length === 0 && !ended && !failure) call.resume();
+    wake();
+  });
+}
+
+const testService = {
+  EmptyCall(call, callback) {
+    const trailer = echo(call);
+    callback(null, {}, trailer);
+  },
+
+  UnaryCall(call, callback) {
+    const trailer = echo(call);
+    const err = echoStatusError(call.request.response_status);
+    if (err) return callback(err, null, trailer);
+    try {
+      callback(null, { payload: payload(call.request.response_size || 0) }, trailer);
+    } catch (e) {
+      callback(e, null, trailer);
+    }
+  },
+
+  CacheableUnaryCall(call, callback) {
+    testService.UnaryCall(call, callback);
+  },
+
+  StreamingOutputCall(call) {
+    const trailer = echo(call);
+    streamOutput(call, call.request).then(
+      (err) => endStream(call, err, trailer),
+      (err) => endStream(call, err, trailer),
+    );
+  },
+
+  StreamingInputCall(call, callback) {
+    const trailer = echo(call);
+    let sum = 0;
+    call.on('data', (req) => {
+      sum += req.payload && req.payload.body ? req.payload.body.length : 0;
+    });
+    call.on('end', () => callback(null, { aggregated_payload_size: sum }, trailer));
+    call.on('error', () => {}); // cancellation: nothing to answer
+  },
+
+  FullDuplexCall(call) {
+    const trailer = echo(call);
+    const next = reader(call);
+    (async () => {
+      // Each request is answered as it arrives; the next one is read after.
+      for (let req = await next(); req !== null; req = await next()) {
+        const err = await streamOutput(call, req);
+        if (err) return err;
+      }
+      return null;
+    })().then(
+      (err) => endStream(call, err, trailer),
+      (err) => endStream(call, call.cancelled ? null : err, trailer),
+    );
+  },
+
+  HalfDuplexCall(call) {
+    const trailer = echo(call);
+    const next = reader(call);
+    (async () => {
+      const buffered = [];
+      for (let req = await next(); req !== null; req = await next()) buffered.push(req);
+      for (const req of buffered) {
+        const err = await streamOutput(call, req);
+        if (err) return err;
+      }
+      return null;
+    })().then(
+      (err) => endStream(call, err, trailer),
+      (err) => endStream(call, call.cancelled ? null : err, trailer),
+    );
+  },
+
+  // UnimplementedCall is left out on purpose: grpc-js registers its default
+  // handler for it, which answers UNIMPLEMENTED.
+};
+
+// ---------------------------------------------------------------------------
+// ProbeService state.
+
+const barriers = new Map(); // group -> { parties, generation, arrived, waiters: Map }
+const gauges = new Map(); // scope -> { inFlight, maxInFlight }
+const outcomes = new Map(); // tag -> { state, conn, entered, ended, serial }
+const MAX_OUTCOMES = 100000;
+let nextSerial = 0;
+let nextWaiter = 0;
+const outcomeListeners = new Set();
+
+function enterGauge(scope) {
+  let g = gauges.get(scope);
+  if (!g) {
+    g = { inFlight: 0, maxInFlight: 0 };
+    gauges.set(scope, g);
+  }
+  g.inFlight += 1;
+  g.maxInFlight = Math.max(g.maxInFlight, g.inFlight);
+  let left = false;
+  return {
+    now: g.inFlight,
+    leave() {
+      if (!left) {
+        left = true;
+        g.inFlight = Math.max(0, g.inFlight - 1);
+      }
+    },
+  };
+}
+
+function notifyOutcomes() {
+  for (const fn of [...outcomeListeners]) fn();
+}
+
+// The call's deadline as the handler sees it now, in milliseconds from now,
+// rounded up (at least 1); 0 when it has none.
+function deadlineMs(call) {
+  const dl = call.getDeadline();
+  const at = dl instanceof Date ? dl.getTime() : Number(dl);
+  if (!Number.isFinite(at)) return 0;
+  return Math.min(0xffffffff, Math.max(1, Math.ceil(at - Date.now())));
+}
+
+// Records a handler under tag; returns settle(state), first final state wins.
+function begin(tag, conn, deadline) {
+  if (outcomes.size >= MAX_OUTCOMES) {
+    for (const [k, o] of outcomes) if (o.state !== 'RUNNING') outcomes.delete(k);
+  }
+  const serial = nextSerial++;
+  outcomes.set(tag, { state: 'RUNNING', conn, deadline, entered: Date.now(), ended: 0, serial });
+  notifyOutcomes();
+  return (state) => {
+    const o = outcomes.get(tag);
+    if (o && o.serial === serial && o.state === 'RUNNING') {
+      o.state = state;
+      o.ended = Date.now();
+      notifyOutcomes();
+    }
+  };
+}
+
+// Blocks this (the only) JavaScript thread for ms: a synchronous wait that
+// lets no timer, I/O or other handler run meanwhile.
+const blockCell = new Int32Array(new SharedArrayBuffer(4));
+function blockThread(ms) {
+  const deadline = Date.now() + ms;
+  for (let left = ms; left > 0; left = deadline - Date.now()) {
+    Atomics.wait(blockCell, 0, 0, left);
+  }
+}
+
+function spin(ms) {
+  const deadline = Date.now() + ms;
+  let n = 0;
+  while (Date.now() < deadline) n += 1;
+  return n;
+}
+
+const HOLD_MODES = new Set(['HOLD_MODE_UNSPECIFIED', 'SLEEP', 'BLOCK_THREAD', 'SPIN', 'PANIC', 'UNTIL_CANCELLED']);
+
+const probeService = {
+  Info(call, callback) {
+    callback(null, {
+      implementation: 'grpc-js',
+      version: grpcJsVersion,
+      unsafe_holds_enabled: true,
+      handler_threads: 1,
+      threading: 'single Node.js event loop (one JavaScript thread runs every handler)',
+    });
+  },
+
+  Rendezvous(call, callback) {
+    const req = call.request;
+    const conn = call.getPeer();
+    const parties = req.parties;
+    if (parties < 1) {
+      return callback(statusError(grpc.status.INVALID_ARGUMENT, 'rendezvous needs at least 1 party'));
+    }
+    let b = barriers.get(req.group);
+    if (b && b.parties !== parties) {
+      if (b.arrived > 0) {
+        return callback(statusError(grpc.status.INVALID_ARGUMENT,
+          `rendezvous group "${req.group}" is waiting for ${b.parties} parties, this call asked for ${parties}`));
+      }
+      b = null;
+    }
+    if (!b) {
+      b = { parties, generation: 0, arrived: 0, waiters: new Map() };
+      barriers.set(req.group, b);
+    }
+    const gauge = enterGauge(req.scope);
+    b.arrived += 1;
+    const arrival = b.arrived;
+    if (arrival >= b.parties) {
+      b.generation += 1;
+      b.arrived = 0;
+      const waiters = [...b.waiters.values()];
+      b.waiters.clear();
+      for (const [k, other] of barriers) if (other.arrived === 0) barriers.delete(k);
+      for (const release of waiters) release();
+      gauge.leave();
+      return callback(null, { arrival, connection_id: conn });
+    }
+    const id = nextWaiter++;
+    const gen = b.generation;
+    const giveUp = (err) => {
+      clearTimeout(timer);
+      call.removeListener('cancelled', onCancel);
+      if (b.generation === gen) {
+        b.arrived -= 1;
+        b.waiters.delete(id);
+      }
+      gauge.leave();
+      callback(err);
+    };
+    const onCancel = () => giveUp(cancelledError());
+    const timer = setTimeout(() => giveUp(statusError(grpc.status.ABORTED,
+      `rendezvous "${req.group}": ${parties} parties not reached within ${req.timeout_ms} ms`)),
+    capMs(req.timeout_ms));
+    call.once('cancelled', onCancel);
+    b.waiters.set(id, () => {
+      clearTimeout(timer);
+      call.removeListener('cancelled', onCancel);
+      gauge.leave();
+      callback(null, { arrival, connection_id: conn });
+    });
+  },
+
+  // A plain (not async) function, so that PANIC throws synchronously into
+  // grpc-js's handler invocation.
+  Hold(call, callback) {
+    const req = call.request;
+    if (!HOLD_MODES.has(req.mode)) {
+      return callback(statusError(grpc.status.INVALID_ARGUMENT, `unknown hold mode ${req.mode}`));
+    }
+    // (Unsafe holds are always enabled in this adapter, as the suite expects.)
+    const gauge = enterGauge(req.scope);
+    const conn = call.getPeer();
+    const settle = begin(req.tag, conn, deadlineMs(call));
+    const resp = { connection_id: conn, in_flight_at_entry: gauge.now };
+    const ms = capMs(req.duration_ms);
+    const done = () => {
+      settle('FINISHED');
+      gauge.leave();
+      callback(null, resp);
+    };
+    const waitOrCancel = () => {
+      sleepUnlessCancelled(call, ms).then((elapsed) => {
+        if (elapsed) return done();
+        settle('CANCELLED');
+        gauge.leave();
+        callback(cancelledError());
+      });
+    };
+    switch (req.mode) {
+      case 'HOLD_MODE_UNSPECIFIED':
+        return done();
+      case 'SLEEP':
+        return waitOrCancel();
+      case 'BLOCK_THREAD':
+        blockThread(ms);
+        return done();
+      case 'SPIN':
+        spin(ms);
+        return done();
+      case 'PANIC':
+        try {
+          // A real, unhandled exception thrown out of the handler: grpc-js
+          // catches synchronous throws from handlers and ends the call with
+          // UNKNOWN ("Unknown error"); the process keeps serving.
+          throw new Error(`ProbeService.Hold PANIC requested (tag "${req.tag}")`);
+        } finally {
+          settle('PANICKED');
+          gauge.leave();
+        }
+      case 'UNTIL_CANCELLED':
+      default:
+        return waitOrCancel();
+    }
+  },
+
+  Observe(call, callback) {
+    const req = call.request;
+    const answer = () => {
+      const o = outcomes.get(req.tag);
+      if (!o) return { state: 'UNKNOWN', connection_id: '', elapsed_ms: 0, deadline_ms: 0 };
+      return {
+        state: o.state,
+        connection_id: o.conn,
+        elapsed_ms: o.state === 'RUNNING' ? 0 : o.ended - o.entered,
+        deadline_ms: o.deadline,
+      };
+    };
+    const now = answer();
+    if (now.state !== 'UNKNOWN' && now.state !== 'RUNNING') return callback(null, now);
+    let finished = false;
+    const finish = (err) => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(timer);
+      outcomeListeners.delete(onChange);
+      call.removeListener('cancelled', onCancel);
+      if (err) callback(err);
+      else callback(null, answer());
+    };
+    const onChange = () => {
+      const a = answer();
+      if (a.state !== 'UNKNOWN' && a.state !== 'RUNNING') finish(null);
+    };
+    const onCancel = () => finish(cancelledError());
+    const timer = setTimeout(() => finish(null), capMs(req.wait_ms));
+    outcomeListeners.add(onChange);
+    call.once('cancelled', onCancel);
+  },
+
+  Gauge(call, callback) {
+    const g = gauges.get(call.request.scope);
+    if (!g) return callback(null, { in_flight: 0, max_in_flight: 0 });
+    const resp = { in_flight: g.inFlight, max_in_flight: g.maxInFlight };
+    if (call.request.reset_max) g.maxInFlight = g.inFlight;
+    callback(null, resp);
+  },
+
+  Pipe(call) {
+    const conn = call.getPeer();
+    let received = 0;
+    let gauge = null;
+    let settle = null;
+    let closed = false;
+    const close = (state) => {
+      if (closed) return;
+      closed = true;
+      if (settle) settle(state);
+      if (gauge) gauge.leave();
+    };
+    call.on('data', (req) => {
+      if (received === 0) {
+        gauge = enterGauge(req.scope);
+        if (req.tag !== '') settle = begin(req.tag, conn, deadlineMs(call));
+      }
+      received += 1;
+      call.write({ echo: req, received, connection_id: conn });
+    });
+    call.on('end', () => {
+      // grpc-js quirk: when the client cancels (RST_STREAM), the handler's
+      // stream first emits 'end', exactly like a half-close, and 'cancelled'
+      // only follows in a process.nextTick of the same I/O callback. Decide
+      // after those ticks (setImmediate) which of the two it was.
+      setImmediate(() => {
+        if (call.cancelled) {
+          close('CANCELLED');
+          return;
+        }
+        // The client half-closed, after the last echo was written.
+        close('FINISHED');
+        call.end();
+      });
+    });
+    call.on('cancelled', () => close('CANCELLED'));
+    call.on('error', () => close('CANCELLED'));
+  },
+};
+
+// ---------------------------------------------------------------------------
+
+function main() {
+  const port = Number(process.argv[2]);
+  if (process.argv.length !== 3 || !Number.isInteger(port) || port < 0 || port > 65535) {
+    log('usage: node server.js PORT');
+    process.exit(2);
+  }
+  const proto = loadProtos();
+  const server = new grpc.Server();
+  server.addService(proto.grpc.testing.TestService.service, testService);
+  server.addService(proto.conformance.v1.ProbeService.service, probeService);
+
+  let stopping = false;
+  const stop = (sig) => {
+    if (stopping) return;
+    stopping = true;
+    log(`${sig}: graceful stop (grace ${GRACE_MS} ms)`);
+    const force = setTimeout(() => {
+      log('grace period over: stopping in-flight RPCs');
+      server.forceShutdown();
+      process.exit(0);
+    }, GRACE_MS);
+    server.tryShutdown((err) => {
+      if (err) log('tryShutdown:', err.message);
+      clearTimeout(force);
+      log('stopped');
+      process.exit(0);
+    });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+
+  server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => {
+    if (err) {
+      log('bind:', err.message);
+      process.exit(1);
+    }
+    log(`@grpc/grpc-js ${grpcJsVersion} listening on 127.0.0.1:${bound}`);
+  });
+}
+
+main();

@@ -1,0 +1,431 @@
+"""grpclib target adapter: grpc.testing.TestService and conformance.v1.ProbeService
+on grpclib (pure-Python HTTP/2 + asyncio), with stubs from grpclib's own plugin.
+
+Usage: run.sh PORT  (listens on 127.0.0.1:PORT, plaintext HTTP/2; logs to stderr)
+
+Threading: one asyncio event loop on one thread runs every handler as a task.
+SLEEP and UNTIL_CANCELLED are asyncio.sleep; BLOCK_THREAD is time.sleep and SPIN
+a busy loop, both run on the loop's thread on purpose: they stall every RPC
+of the process (and the loop's signal handling) for their duration.
+
+Cancellation: grpclib cancels the handler's task when the client resets the
+stream or its deadline passes, so a handler sees asyncio.CancelledError at its
+current await: it records CANCELLED and re-raises.
+
+SIGTERM/SIGINT: server.close() (stop listening; grpclib also cancels every
+running handler at once, it has no drain) and wait_closed() bounded to 5 s,
+then exit 0.
+"""
+
+import asyncio
+import logging
+import math
+import signal
+import sys
+import time
+from importlib.metadata import version
+
+from grpclib.const import Status
+from grpclib.exceptions import GRPCError
+from grpclib.server import Server
+from multidict import MultiDict
+
+from conformance_stubs.conformance_v1 import probe_grpc, probe_pb2
+from conformance_stubs.grpc_testing import empty_pb2, messages_pb2, test_grpc
+
+GRPCLIB_VERSION = version("grpclib")
+MAX_DURATION_S = 120.0  # cap of every hold/wait, as in the reference server
+GRACE_S = 5.0
+OBSERVE_POLL_S = 0.002
+ECHO_INITIAL = "x-grpc-test-echo-initial"
+ECHO_TRAILING = "x-grpc-test-echo-trailing-bin"
+
+log = logging.getLogger("grpclib-target")
+
+_STATUSES = {status.value: status for status in Status}
+
+
+def capped_s(ms):
+    return min(ms / 1000.0, MAX_DURATION_S)
+
+
+def connection_id(stream):
+    addr = stream.peer.addr()  # (host, port) of the HTTP/2 connection
+    return f"{addr[0]}:{addr[1]}" if addr else ""
+
+
+def deadline_ms(stream):
+    """The call's deadline (grpc-timeout) as the handler sees it now, in ms
+    rounded up (0: none)."""
+    if stream.deadline is None:
+        return 0
+    return min(max(1, math.ceil(stream.deadline.time_remaining() * 1000)), 2**32 - 1)
+
+
+# ---------------------------------------------------------------------------
+# TestService
+
+
+class Echo:
+    """The interop metadata echo of one call."""
+
+    def __init__(self, stream):
+        metadata = stream.metadata if stream.metadata is not None else MultiDict()
+        self.initial = [(ECHO_INITIAL, v) for v in metadata.getall(ECHO_INITIAL, [])]
+        self.trailing = [(ECHO_TRAILING, v) for v in metadata.getall(ECHO_TRAILING, [])]
+
+    async def start(self, stream, streaming):
+        """Sends the echoed initial metadata; streaming calls send their
+        response headers at once, so clients awaiting them never wait for data."""
+        if self.initial or streaming:
+            await stream.send_initial_metadata(metadata=self.initial)
+
+    async def end(self, stream, echo_status=None):
+        """Ends the call: OK or the requested status, with the trailing echo."""
+        status, message = Status.OK, None
+        if echo_status is not None and echo_status.code != 0:
+            status = _STATUSES.get(echo_status.code, Status.UNKNOWN)
+            message = echo_status.message
+        await stream.send_trailing_metadata(status=status, status_message=message,
+                                            metadata=self.trailing)
+
+
+def payload(size):
+    if size < 0:
+        raise GRPCError(Status.INVALID_ARGUMENT, f"negative payload size {size}")
+    return messages_pb2.Payload(type=messages_pb2.COMPRESSABLE, body=bytes(size))
+
+
+async def respond(stream, request):
+    """The StreamingOutputCall behaviour for one request, without the ending."""
+    for parameters in request.response_parameters:
+        if parameters.interval_us > 0:
+            await asyncio.sleep(parameters.interval_us / 1e6)
+        await stream.send_message(
+            messages_pb2.StreamingOutputCallResponse(payload=payload(parameters.size)))
+
+
+def requested_status(request):
+    return request.response_status if request.HasField("response_status") else None
+
+
+class TestService(test_grpc.TestServiceBase):
+    async def EmptyCall(self, stream):
+        echo = Echo(stream)
+        await stream.recv_message()
+        await echo.start(stream, streaming=False)
+        await stream.send_message(empty_pb2.Empty())
+        await echo.end(stream)
+
+    async def UnaryCall(self, stream):
+        echo = Echo(stream)
+        request = await stream.recv_message()
+        await echo.start(stream, streaming=False)
+        status = requested_status(request)
+        if status is None or status.code == 0:
+            await stream.send_message(
+                messages_pb2.SimpleResponse(payload=payload(request.response_size)))
+        await echo.end(stream, status)
+
+    async def CacheableUnaryCall(self, stream):
+        await self.UnaryCall(stream)
+
+    async def StreamingOutputCall(self, stream):
+        echo = Echo(stream)
+        request = await stream.recv_message()
+        await echo.start(stream, streaming=True)
+        await respond(stream, request)
+        await echo.end(stream, requested_status(request))
+
+    async def StreamingInputCall(self, stream):
+        echo = Echo(stream)
+        total = 0
+        async for request in stream:
+            total += len(request.payload.body)
+        await echo.start(stream, streaming=False)
+        await stream.send_message(
+            messages_pb2.StreamingInputCallResponse(aggregated_payload_size=total))
+        await echo.end(stream)
+
+    async def FullDuplexCall(self, stream):
+        echo = Echo(stream)
+        await echo.start(stream, streaming=True)
+        last_status = None
+        async for request in stream:  # each request answered as it arrives
+            await respond(stream, request)
+            last_status = requested_status(request)
+            if last_status is not None and last_status.code != 0:
+                break  # the requested status ends the call
+        await echo.end(stream, last_status)
+
+    async def HalfDuplexCall(self, stream):
+        echo = Echo(stream)
+        await echo.start(stream, streaming=True)
+        requests = [request async for request in stream]  # until half-close
+        last_status = None
+        for request in requests:
+            await respond(stream, request)
+            last_status = requested_status(request)
+            if last_status is not None and last_status.code != 0:
+                break
+        await echo.end(stream, last_status)
+
+    async def UnimplementedCall(self, stream):
+        raise GRPCError(Status.UNIMPLEMENTED,
+                        "grpc.testing.TestService/UnimplementedCall is not implemented")
+
+
+# ---------------------------------------------------------------------------
+# ProbeService state. Everything runs on the one event loop: no locks needed.
+
+RUNNING, FINISHED, CANCELLED, PANICKED = (
+    probe_pb2.RUNNING, probe_pb2.FINISHED, probe_pb2.CANCELLED, probe_pb2.PANICKED)
+
+
+class Gauges:
+    def __init__(self):
+        self._counts = {}  # scope -> [in_flight, max_in_flight]
+
+    def enter(self, scope):
+        """Counts one handler in; returns (leave function, in-flight count)."""
+        counts = self._counts.setdefault(scope, [0, 0])
+        counts[0] += 1
+        counts[1] = max(counts[1], counts[0])
+        left = [False]
+
+        def leave():
+            if not left[0]:
+                left[0] = True
+                counts[0] -= 1
+
+        return leave, counts[0]
+
+    def read(self, scope, reset_max):
+        counts = self._counts.setdefault(scope, [0, 0])
+        in_flight, max_in_flight = counts
+        if reset_max:
+            counts[1] = counts[0]
+        return in_flight, max_in_flight
+
+
+class Outcomes:
+    def __init__(self):
+        self._entries = {}  # tag -> dict(state, conn, deadline_ms, entered, ended, serial)
+        self._serial = 0
+
+    def begin(self, tag, conn, deadline):
+        """Records a handler entering under `tag`; returns its settle function
+        (the first final state wins; a later handler of the tag replaces it)."""
+        self._serial += 1
+        serial = self._serial
+        self._entries[tag] = dict(state=RUNNING, conn=conn, deadline_ms=deadline,
+                                  entered=time.monotonic(), ended=None, serial=serial)
+
+        def settle(state):
+            entry = self._entries.get(tag)
+            if entry and entry["serial"] == serial and entry["state"] == RUNNING:
+                entry["state"] = state
+                entry["ended"] = time.monotonic()
+
+        return settle
+
+    async def observe(self, tag, wait_s):
+        give_up = time.monotonic() + wait_s
+        while True:
+            entry = self._entries.get(tag)
+            if (entry and entry["state"] != RUNNING) or time.monotonic() >= give_up:
+                break
+            await asyncio.sleep(OBSERVE_POLL_S)
+        if entry is None:
+            return probe_pb2.ObserveResponse()
+        elapsed = 0 if entry["ended"] is None else (entry["ended"] - entry["entered"])
+        return probe_pb2.ObserveResponse(state=entry["state"], connection_id=entry["conn"],
+                                         elapsed_ms=min(int(elapsed * 1000), 2**32 - 1),
+                                         deadline_ms=entry["deadline_ms"])
+
+
+class Barrier:
+    def __init__(self, parties):
+        self.parties = parties
+        self.arrived = 0
+        self.released = asyncio.get_running_loop().create_future()
+
+
+class Barriers:
+    """Reusable barriers by group; a waiter that times out or is cancelled
+    leaves its group, so a barrier only releases with its parties inside."""
+
+    def __init__(self):
+        self._groups = {}  # group -> Barrier of the current generation
+
+    async def arrive(self, group, parties, timeout_s):
+        """Returns the 1-based arrival, or None on timeout; raises ValueError
+        when the group waits for another number of parties."""
+        barrier = self._groups.get(group)
+        if barrier is None or (barrier.parties != parties and barrier.arrived == 0):
+            barrier = self._groups[group] = Barrier(parties)
+        elif barrier.parties != parties:
+            raise ValueError(f"rendezvous group {group!r} is waiting for {barrier.parties} "
+                             f"parties, this call asked for {parties}")
+        barrier.arrived += 1
+        arrival = barrier.arrived
+        if arrival >= parties:
+            del self._groups[group]  # released: the group starts afresh
+            barrier.released.set_result(None)
+            return arrival
+        try:
+            await asyncio.wait_for(asyncio.shield(barrier.released), timeout_s)
+            return arrival
+        except (asyncio.TimeoutError, asyncio.CancelledError) as err:
+            if barrier.released.done():  # released at the same moment
+                if isinstance(err, asyncio.CancelledError):
+                    raise
+                return arrival
+            barrier.arrived -= 1  # leave the group
+            if barrier.arrived == 0 and self._groups.get(group) is barrier:
+                del self._groups[group]
+            if isinstance(err, asyncio.CancelledError):
+                raise
+            return None
+
+    def waiting(self, group):
+        barrier = self._groups.get(group)
+        return barrier.arrived if barrier else 0
+
+
+class ProbeService(probe_grpc.ProbeServiceBase):
+    def __init__(self):
+        self.gauges = Gauges()
+        self.outcomes = Outcomes()
+        self.barriers = Barriers()
+
+    async def Info(self, stream):
+        await stream.recv_message()
+        await stream.send_message(probe_pb2.InfoResponse(
+            implementation="grpclib", version=GRPCLIB_VERSION, unsafe_holds_enabled=True,
+            handler_threads=1,
+            threading="single asyncio event loop (one thread), one task per RPC; "
+                      "BLOCK_THREAD/SPIN block the loop and every RPC"))
+
+    async def Rendezvous(self, stream):
+        request = await stream.recv_message()
+        if request.parties == 0:
+            raise GRPCError(Status.INVALID_ARGUMENT, "rendezvous needs at least 1 party")
+        timeout_s = capped_s(request.timeout_ms)
+        leave, _ = self.gauges.enter(request.scope)
+        try:
+            arrival = await self.barriers.arrive(request.group, request.parties, timeout_s)
+        except ValueError as err:
+            raise GRPCError(Status.INVALID_ARGUMENT, str(err)) from None
+        finally:
+            leave()
+        if arrival is None:
+            others = self.barriers.waiting(request.group)
+            raise GRPCError(Status.ABORTED,
+                            f"rendezvous {request.group!r}: {others + 1} of {request.parties} "
+                            f"parties were inside together within {int(timeout_s * 1000)} ms")
+        await stream.send_message(
+            probe_pb2.RendezvousResponse(arrival=arrival, connection_id=connection_id(stream)))
+
+    async def Hold(self, stream):
+        request = await stream.recv_message()
+        mode = request.mode
+        if mode not in probe_pb2.HoldMode.values():
+            raise GRPCError(Status.INVALID_ARGUMENT, f"unknown hold mode {mode}")
+        conn = connection_id(stream)
+        deadline = deadline_ms(stream)
+        duration_s = capped_s(request.duration_ms)
+        leave, in_flight_at_entry = self.gauges.enter(request.scope)
+        settle = self.outcomes.begin(request.tag, conn, deadline)
+        try:
+            if mode in (probe_pb2.SLEEP, probe_pb2.UNTIL_CANCELLED):
+                await asyncio.sleep(duration_s)
+            elif mode == probe_pb2.BLOCK_THREAD:
+                time.sleep(duration_s)  # blocks the event loop: every RPC stalls
+            elif mode == probe_pb2.SPIN:
+                until = time.monotonic() + duration_s
+                while time.monotonic() < until:
+                    pass
+            elif mode == probe_pb2.PANIC:
+                settle(PANICKED)
+                raise RuntimeError(f"ProbeService.Hold was asked to panic (tag {request.tag!r})")
+            settle(FINISHED)
+        except asyncio.CancelledError:
+            settle(CANCELLED)
+            raise
+        finally:
+            leave()
+        await stream.send_message(
+            probe_pb2.HoldResponse(connection_id=conn, in_flight_at_entry=in_flight_at_entry))
+
+    async def Observe(self, stream):
+        request = await stream.recv_message()
+        await stream.send_message(await self.outcomes.observe(request.tag,
+                                                              capped_s(request.wait_ms)))
+
+    async def Gauge(self, stream):
+        request = await stream.recv_message()
+        in_flight, max_in_flight = self.gauges.read(request.scope, request.reset_max)
+        await stream.send_message(
+            probe_pb2.GaugeResponse(in_flight=in_flight, max_in_flight=max_in_flight))
+
+    async def Pipe(self, stream):
+        await stream.send_initial_metadata()  # headers before the first request
+        conn = connection_id(stream)
+        deadline = deadline_ms(stream)
+        settle = leave = None
+        received = 0
+        try:
+            async for request in stream:
+                if received == 0:
+                    leave, _ = self.gauges.enter(request.scope)
+                    if request.tag:
+                        settle = self.outcomes.begin(request.tag, conn, deadline)
+                received += 1
+                await stream.send_message(
+                    probe_pb2.PipeResponse(echo=request, received=received, connection_id=conn))
+            if settle is not None:
+                settle(FINISHED)  # client half-closed after the last echo
+        except BaseException:  # CancelledError (reset, deadline) or a broken stream
+            if settle is not None:
+                settle(CANCELLED)
+            raise
+        finally:
+            if leave is not None:
+                leave()
+
+
+async def serve(port):
+    server = Server([TestService(), ProbeService()])
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await server.start("127.0.0.1", port, reuse_address=True)
+    log.info("grpclib %s serving on 127.0.0.1:%d (one asyncio event loop)", GRPCLIB_VERSION, port)
+    await stop.wait()
+    log.info("stopping: server.close() cancels in-flight handlers; waiting up to %.0f s", GRACE_S)
+    server.close()
+    try:
+        await asyncio.wait_for(server.wait_closed(), GRACE_S)
+    except asyncio.TimeoutError:
+        log.warning("handlers still running after %.0f s; exiting anyway", GRACE_S)
+    log.info("stopped")
+
+
+def main():
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
+                        format="%(asctime)s grpclib-target %(levelname)s %(message)s")
+    if len(sys.argv) != 2:
+        print("usage: server.py PORT", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(serve(int(sys.argv[1])))
+    except OSError as err:
+        log.error("cannot listen on 127.0.0.1:%s: %s", sys.argv[1], err)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
