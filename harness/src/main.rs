@@ -1,1 +1,5 @@
-fn main(){}
+//! `grpc-conformance`: the suite's command line (see `--help`).
+
+fn main() -> std::process::ExitCode {
+    harness::cli::main()
+}

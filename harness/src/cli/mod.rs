@@ -1,0 +1,177 @@
+//! The `grpc-conformance` command line.
+
+mod progress;
+mod report_cmd;
+mod run;
+mod serve;
+mod show;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::scenario::Area;
+
+/// Exit codes, as documented in `--help`.
+pub mod exit {
+    /// Every scenario ended as expected.
+    pub const OK: u8 = 0;
+    /// The target broke a guarantee (an unexpected failure or error, or an
+    /// unexpected pass of a known failure).
+    pub const NONCONFORMANT: u8 = 1;
+    /// Bad usage or configuration: scenario files, expectations, options.
+    pub const USAGE: u8 = 2;
+    /// The target could not be reached or started.
+    pub const UNREACHABLE: u8 = 3;
+    /// Interrupted (Ctrl-C / SIGTERM); the partial report is written.
+    pub const INTERRUPTED: u8 = 130;
+}
+
+const AFTER_HELP: &str = "\
+Exit codes:
+  0    every scenario ended as expected
+  1    the target broke a guarantee (unexpected failure/error, or an unexpected pass of a known failure)
+  2    usage or configuration error (scenario files, expectations, options)
+  3    the target could not be reached or started
+  130  interrupted; the partial report (marked incomplete) is written
+
+With no subcommand, `run` is implied: the full catalog against the embedded reference server.";
+
+/// The gRPC concurrency conformance suite: checks, with evidence, that a gRPC
+/// implementation keeps shared-channel parallelism, stream half-duplex safety
+/// and per-handler task isolation.
+#[derive(Debug, Parser)]
+#[command(name = "grpc-conformance", version, after_help = AFTER_HELP)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    run: run::RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run scenarios against a target and write reports (the default).
+    #[command(after_help = AFTER_HELP)]
+    Run(run::RunArgs),
+    /// List the scenarios.
+    List(show::ListArgs),
+    /// Explain one scenario: its guarantee, method, evidence and how to run it.
+    Explain(show::ExplainArgs),
+    /// Serve the reference server (TestService + ProbeService).
+    Serve(serve::ServeArgs),
+    /// Work with reports.
+    Report(report_cmd::ReportArgs),
+}
+
+/// Where the scenarios are, and which to take.
+#[derive(Debug, Clone, Args)]
+pub struct Selection {
+    /// Directory of scenario files (scenarios/<area>/*.toml).
+    #[arg(long, value_name = "DIR", global = true)]
+    pub scenarios: Option<PathBuf>,
+    /// Only scenarios whose id matches this glob (repeatable), e.g. 'channel.*'.
+    #[arg(long = "filter", value_name = "GLOB")]
+    pub filters: Vec<String>,
+    /// Only scenarios of this area (repeatable).
+    #[arg(long = "area", value_name = "AREA", value_parser = parse_area)]
+    pub areas: Vec<Area>,
+}
+
+fn parse_area(text: &str) -> Result<Area, String> {
+    Area::ALL
+        .into_iter()
+        .find(|area| area.as_str() == text)
+        .ok_or_else(|| format!("unknown area {text:?}; areas: channel, stream, handler"))
+}
+
+pub(crate) fn parse_duration_secs(text: &str) -> Result<Duration, String> {
+    text.parse::<f64>()
+        .ok()
+        .filter(|secs| *secs > 0.0 && *secs < 86_400.0)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| format!("{text:?} is not a number of seconds"))
+}
+
+impl Selection {
+    pub fn dir(&self) -> PathBuf {
+        self.scenarios
+            .clone()
+            .unwrap_or_else(crate::default_scenarios_dir)
+    }
+
+    /// Loads the catalog and applies the filters. A filter that matches
+    /// nothing is an error, not a silent no-op.
+    pub fn load(
+        &self,
+    ) -> Result<
+        (
+            crate::scenario::Catalog,
+            Vec<std::sync::Arc<crate::scenario::Scenario>>,
+        ),
+        String,
+    > {
+        let dir = self.dir();
+        let catalog = crate::scenario::Catalog::load(&dir).map_err(|errors| {
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        })?;
+        let mut matchers = Vec::new();
+        for filter in &self.filters {
+            let matcher = globset::Glob::new(filter)
+                .map_err(|err| format!("bad --filter {filter:?}: {err}"))?
+                .compile_matcher();
+            if !catalog.scenarios.iter().any(|s| matcher.is_match(&s.id)) {
+                return Err(format!(
+                    "--filter {filter:?} matches no scenario (run `grpc-conformance list` for the ids)"
+                ));
+            }
+            matchers.push(matcher);
+        }
+        let chosen: Vec<_> = catalog
+            .scenarios
+            .iter()
+            .filter(|s| matchers.is_empty() || matchers.iter().any(|m| m.is_match(&s.id)))
+            .filter(|s| self.areas.is_empty() || self.areas.contains(&s.area))
+            .cloned()
+            .collect();
+        if chosen.is_empty() {
+            return Err("the filters select no scenario".into());
+        }
+        Ok((catalog, chosen))
+    }
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let code = match cli.command {
+        None => run::run(cli.run),
+        Some(Command::Run(args)) => run::run(args),
+        Some(Command::List(args)) => show::list(&args),
+        Some(Command::Explain(args)) => show::explain(&args),
+        Some(Command::Serve(args)) => serve::serve(args),
+        Some(Command::Report(args)) => report_cmd::report(args),
+    };
+    ExitCode::from(code)
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GRPC_CONFORMANCE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Prints an error the way every subcommand does.
+pub(crate) fn error(message: impl std::fmt::Display) {
+    eprintln!("{} {message}", console::style("error:").red().bold());
+}

@@ -1,0 +1,287 @@
+//! `grpc-conformance run`: scenarios against a target, reports, summary.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+use console::style;
+
+use super::progress::{Progress, verdict_label};
+use super::serve::ServerOptions;
+use super::{Selection, exit};
+use crate::defects::{AnyDefect, ClientDefect};
+use crate::expectations::{Expectations, Outcome};
+use crate::report::{Report, ReportFiles};
+use crate::runner::{self, RunConfig};
+use crate::target::{TargetError, TargetSession, TargetSpec};
+use crate::verdict::Verdict;
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// A running server to test, http://host:port or https://host:port
+    /// (default: the embedded reference server).
+    #[arg(long, value_name = "URI", conflicts_with = "server_cmd")]
+    pub target: Option<String>,
+    /// A server command to start and test; `{port}` is replaced by a free
+    /// loopback port, e.g. --server-cmd './my-server --port {port}'.
+    #[arg(long, value_name = "CMD")]
+    pub server_cmd: Option<String>,
+    /// CA certificate (PEM) for an https:// target.
+    #[arg(long, value_name = "FILE", requires = "target")]
+    pub ca_cert: Option<PathBuf>,
+    /// TLS server name to verify for an https:// target.
+    #[arg(long, value_name = "NAME", requires = "target")]
+    pub server_name: Option<String>,
+    /// Seconds a --server-cmd server has to start answering.
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = super::parse_duration_secs)]
+    pub startup_timeout: Duration,
+    /// Do not restart a --server-cmd server that died; later scenarios then
+    /// end in `error`.
+    #[arg(long)]
+    pub no_restart: bool,
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Run each scenario N times (exposes flaky verdicts).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub repeat: u32,
+    /// Known failures of this target (TOML: [[known_failure]] id, reason).
+    #[arg(long, value_name = "FILE")]
+    pub expectations: Option<PathBuf>,
+    /// Do not fail the run when a known failure passes.
+    #[arg(long)]
+    pub allow_unexpected_pass: bool,
+    /// Directory for report.json, report.xml (JUnit), report.md, report.html.
+    #[arg(long, value_name = "DIR", default_value = "out")]
+    pub out: PathBuf,
+    /// The target's name in reports and matrices.
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Embedded reference server settings (ignored for other targets).
+    #[command(flatten)]
+    pub server: ServerOptions,
+}
+
+impl RunArgs {
+    fn spec(&self) -> Result<TargetSpec, String> {
+        if let Some(uri) = &self.target {
+            if !(uri.starts_with("http://") || uri.starts_with("https://")) {
+                return Err(format!(
+                    "--target {uri:?} must start with http:// or https://"
+                ));
+            }
+            return Ok(TargetSpec::Address {
+                uri: uri.trim_end_matches('/').to_owned(),
+                ca_cert: self.ca_cert.clone(),
+                server_name: self.server_name.clone(),
+            });
+        }
+        if let Some(command) = &self.server_cmd {
+            return Ok(TargetSpec::Command {
+                command: command.clone(),
+                startup_timeout: self.startup_timeout,
+            });
+        }
+        let bind = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        Ok(TargetSpec::Embedded {
+            config: self.server.config(bind, true)?,
+        })
+    }
+
+    fn client_defects(&self) -> Result<Vec<ClientDefect>, String> {
+        let mut defects = Vec::new();
+        for name in &self.server.defects {
+            match name.parse::<AnyDefect>()? {
+                AnyDefect::Client(defect) => defects.push(defect),
+                AnyDefect::Server(defect) if self.target.is_some() || self.server_cmd.is_some() => {
+                    return Err(format!(
+                        "--defect {defect} applies to the embedded reference server only"
+                    ));
+                }
+                AnyDefect::Server(_) => {}
+            }
+        }
+        Ok(defects)
+    }
+
+    fn target_name(&self) -> String {
+        if let Some(name) = &self.name {
+            return name.clone();
+        }
+        match (&self.target, &self.server_cmd) {
+            (Some(uri), _) => uri.clone(),
+            (_, Some(command)) => command.clone(),
+            _ => "tonic (embedded)".to_owned(),
+        }
+    }
+}
+
+pub fn run(args: RunArgs) -> u8 {
+    let (catalog, scenarios) = match args.selection.load() {
+        Ok(loaded) => loaded,
+        Err(err) => {
+            super::error(err);
+            return exit::USAGE;
+        }
+    };
+    let expectations = match &args.expectations {
+        Some(path) => match Expectations::load(path, &catalog) {
+            Ok(expectations) => expectations,
+            Err(err) => {
+                super::error(err);
+                return exit::USAGE;
+            }
+        },
+        None => Expectations::default(),
+    };
+    let (spec, client_defects) = match (args.spec(), args.client_defects()) {
+        (Ok(spec), Ok(defects)) => (spec, defects),
+        (Err(err), _) | (_, Err(err)) => {
+            super::error(err);
+            return exit::USAGE;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            super::error(format!("cannot start the runtime: {err}"));
+            return exit::USAGE;
+        }
+    };
+    let config = RunConfig {
+        repeat: args.repeat,
+        restart_on_exit: !args.no_restart,
+        expectations,
+        target_name: args.target_name(),
+        command_line: std::env::args().collect::<Vec<_>>().join(" "),
+    };
+    runtime.block_on(async move {
+        eprintln!("target: {}", spec.describe());
+        let target = match TargetSession::open(spec, client_defects).await {
+            Ok(target) => Arc::new(target),
+            Err(err @ TargetError::Config(_)) => {
+                super::error(err);
+                return exit::USAGE;
+            }
+            Err(err) => {
+                super::error(err);
+                return exit::UNREACHABLE;
+            }
+        };
+        if let Some(info) = &target.info {
+            eprintln!(
+                "implementation: {} {} ({})",
+                info.implementation, info.version, info.threading
+            );
+        }
+        eprintln!(
+            "capabilities: {}{}",
+            target
+                .capabilities
+                .iter()
+                .map(|c| c.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            target
+                .advertised_max_streams
+                .map(|n| format!("; advertises {n} concurrent streams"))
+                .unwrap_or_default()
+        );
+        let files = ReportFiles::new(&args.out);
+        let mut progress = Progress::new(scenarios.len() * args.repeat as usize);
+        let interrupt = async {
+            super::serve::shutdown_signal().await;
+            "interrupted by a signal".to_owned()
+        };
+        let report = runner::run(
+            &scenarios,
+            &target,
+            &config,
+            Some(&files),
+            &mut progress,
+            interrupt,
+        )
+        .await;
+        progress.finish();
+        target.close().await;
+        let written = files.write_all(&report);
+        print_summary(&report);
+        match written {
+            Ok(paths) => {
+                for path in paths {
+                    eprintln!("wrote {}", path.display());
+                }
+            }
+            Err(err) => {
+                super::error(format!(
+                    "cannot write the reports to {}: {err}",
+                    args.out.display()
+                ));
+            }
+        }
+        if !report.complete {
+            return exit::INTERRUPTED;
+        }
+        let failed = report
+            .results
+            .iter()
+            .any(|r| r.outcome.fails_run(args.allow_unexpected_pass));
+        if failed {
+            exit::NONCONFORMANT
+        } else {
+            exit::OK
+        }
+    })
+}
+
+fn print_summary(report: &Report) {
+    let s = &report.summary;
+    eprintln!();
+    eprintln!("{}", style("summary").bold());
+    eprintln!(
+        "  {} {:>4}   {} {:>4}   {} {:>4}   {} {:>4}   in {:.1} s",
+        verdict_label(Verdict::Pass),
+        s.pass,
+        verdict_label(Verdict::Fail),
+        s.fail,
+        verdict_label(Verdict::Skip),
+        s.skip,
+        verdict_label(Verdict::Error),
+        s.error,
+        s.duration_ms as f64 / 1000.0
+    );
+    if s.expected_failures + s.flaky > 0 {
+        eprintln!(
+            "  known failures: {}, known flaky: {}",
+            s.expected_failures, s.flaky
+        );
+    }
+    for result in &report.results {
+        let flagged = matches!(
+            result.outcome,
+            Outcome::UnexpectedFailure | Outcome::UnexpectedPass
+        );
+        if !flagged {
+            continue;
+        }
+        let what = if result.outcome == Outcome::UnexpectedPass {
+            "unexpected pass (listed as a known failure)".to_owned()
+        } else {
+            result.reason.clone().unwrap_or_default()
+        };
+        eprintln!("  {} {}: {what}", verdict_label(result.verdict), result.id);
+        for line in result.evidence.iter().take(3) {
+            eprintln!("        {}", style(line).dim());
+        }
+        eprintln!("        reproduce: {}", result.repro);
+    }
+    if let Some(why) = &report.interrupted {
+        eprintln!(
+            "  {}: {why}; the partial report is marked incomplete",
+            style("interrupted").yellow()
+        );
+    }
+}

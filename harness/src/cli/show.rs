@@ -1,0 +1,129 @@
+//! `grpc-conformance list` and `explain`.
+
+use clap::Args;
+
+use super::{Selection, exit};
+
+#[derive(Debug, Clone, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub selection: Selection,
+    /// List the defect modes (reference server and client) instead.
+    #[arg(long)]
+    pub defects: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExplainArgs {
+    /// Scenario id, e.g. channel.parallel-rendezvous-8.
+    pub id: String,
+    /// Directory of scenario files.
+    #[arg(long, value_name = "DIR")]
+    pub scenarios: Option<std::path::PathBuf>,
+}
+
+pub fn list(args: &ListArgs) -> u8 {
+    if args.defects {
+        for (name, description) in crate::defects::describe_all() {
+            println!("{name:<30} {description}");
+        }
+        return exit::OK;
+    }
+    match args.selection.load() {
+        Ok((_, scenarios)) => {
+            for scenario in scenarios {
+                let needs = if scenario.needs.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " [needs {}]",
+                        scenario
+                            .needs
+                            .iter()
+                            .map(|n| n.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                };
+                println!("{:<44} {}{needs}", scenario.id, scenario.title);
+            }
+            exit::OK
+        }
+        Err(err) => {
+            super::error(err);
+            exit::USAGE
+        }
+    }
+}
+
+pub fn explain(args: &ExplainArgs) -> u8 {
+    let selection = Selection {
+        scenarios: args.scenarios.clone(),
+        filters: Vec::new(),
+        areas: Vec::new(),
+    };
+    let catalog = match selection.load() {
+        Ok((catalog, _)) => catalog,
+        Err(err) => {
+            super::error(err);
+            return exit::USAGE;
+        }
+    };
+    let Some(scenario) = catalog.get(&args.id) else {
+        super::error(format!(
+            "no scenario {:?} (run `grpc-conformance list` for the ids)",
+            args.id
+        ));
+        return exit::USAGE;
+    };
+    println!("{}: {}\n", scenario.id, scenario.title);
+    println!("Area: {} — {}\n", scenario.area, scenario.area.guarantee());
+    println!("Guarantee checked: {}\n", scenario.guarantee);
+    println!(
+        "Method ({} driver): {}\n",
+        scenario.driver.name, scenario.driver.method
+    );
+    println!("Evidence recorded: {}\n", scenario.driver.evidence);
+    if let Some(notes) = &scenario.notes {
+        println!("Notes: {}\n", notes.trim());
+    }
+    if !scenario.params.is_empty() {
+        println!(
+            "Parameters: {}",
+            toml::to_string(&scenario.params).unwrap_or_default().trim()
+        );
+        println!();
+    }
+    if !scenario.needs.is_empty() {
+        println!(
+            "Needs: {} (a target without them reports `skip` with the reason)\n",
+            scenario
+                .needs
+                .iter()
+                .map(|n| n.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    println!(
+        "Time budget: {} ms (exceeding it is a `fail` with reason kind `timeout`)\n",
+        scenario.budget_ms
+    );
+    if !scenario.defects.is_empty() {
+        println!(
+            "Self-test: fails against the defect mode(s) {} of the reference server/client\n",
+            scenario.defects.join(", ")
+        );
+    }
+    println!("Run it: grpc-conformance run --filter {}", scenario.id);
+    println!(
+        "  against a server: grpc-conformance run --target http://127.0.0.1:50051 --filter {}",
+        scenario.id
+    );
+    println!(
+        "  against a command: grpc-conformance run --server-cmd './server --port {{port}}' --filter {}",
+        scenario.id
+    );
+    println!("File: {}", scenario.path.display());
+    exit::OK
+}

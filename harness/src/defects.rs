@@ -1,0 +1,89 @@
+//! Defect modes the suite's self-tests use: the reference server's (see
+//! `conformance::server::Defect`) and the harness client's own, written
+//! `client:<name>` in scenario files.
+
+use std::fmt;
+use std::str::FromStr;
+
+use conformance::server::Defect;
+
+/// A deliberate fault of the harness's own client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ClientDefect {
+    /// Every clone of a channel handle opens a connection of its own (a
+    /// client library whose "shared" channel is not shared).
+    ChannelPerClone,
+}
+
+impl ClientDefect {
+    pub const ALL: [ClientDefect; 1] = [ClientDefect::ChannelPerClone];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ClientDefect::ChannelPerClone => "channel-per-clone",
+        }
+    }
+}
+
+impl fmt::Display for ClientDefect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "client:{}", self.name())
+    }
+}
+
+/// A defect of either side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AnyDefect {
+    Server(Defect),
+    Client(ClientDefect),
+}
+
+impl fmt::Display for AnyDefect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AnyDefect::Server(defect) => defect.fmt(f),
+            AnyDefect::Client(defect) => defect.fmt(f),
+        }
+    }
+}
+
+impl FromStr for AnyDefect {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, String> {
+        if let Some(client) = name.strip_prefix("client:") {
+            return ClientDefect::ALL
+                .into_iter()
+                .find(|defect| defect.name() == client)
+                .map(AnyDefect::Client)
+                .ok_or_else(|| format!("unknown defect {name:?}; {}", known()));
+        }
+        name.parse::<Defect>()
+            .map(AnyDefect::Server)
+            .map_err(|_| format!("unknown defect {name:?}; {}", known()))
+    }
+}
+
+fn known() -> String {
+    let mut names: Vec<String> = Defect::ALL.iter().map(|d| d.name().to_owned()).collect();
+    names.extend(ClientDefect::ALL.iter().map(ToString::to_string));
+    format!("known defects: {}", names.join(", "))
+}
+
+/// Checks a defect name, for scenario validation.
+pub fn check_name(name: &str) -> Result<(), String> {
+    name.parse::<AnyDefect>().map(|_| ())
+}
+
+/// Every defect with a one-line description, for `--help` and `list`.
+pub fn describe_all() -> Vec<(String, &'static str)> {
+    let mut all: Vec<(String, &'static str)> = Defect::ALL
+        .iter()
+        .map(|d| (d.name().to_owned(), d.description()))
+        .collect();
+    all.push((
+        ClientDefect::ChannelPerClone.to_string(),
+        "each clone of a channel handle opens its own connection",
+    ));
+    all
+}

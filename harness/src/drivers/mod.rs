@@ -1,0 +1,214 @@
+//! Drivers: the Rust code behind scenarios, one module per driver. A scenario
+//! file names a driver and gives its parameters; several files may share a
+//! driver with different parameters.
+//!
+//! A driver gets a [`Ctx`] (the target, the scenario's budget, a timeline)
+//! and returns a [`Finding`]: pass, or fail with a reason and the evidence.
+
+mod support;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+use serde::de::DeserializeOwned;
+
+pub use support::*;
+
+use crate::client::{ChannelOptions, ClientChannel};
+use crate::target::TargetSession;
+use crate::timeline::Timeline;
+use crate::verdict::{Finding, ReasonKind, Verdict};
+
+/// What a driver could not do: the run reaches no verdict on the guarantee.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct DriverError {
+    pub kind: ReasonKind,
+    pub message: String,
+}
+
+impl DriverError {
+    pub fn target(message: impl Into<String>) -> Self {
+        Self {
+            kind: ReasonKind::Target,
+            message: message.into(),
+        }
+    }
+
+    pub fn harness(message: impl Into<String>) -> Self {
+        Self {
+            kind: ReasonKind::Harness,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<DriverError> for Finding {
+    fn from(err: DriverError) -> Self {
+        Finding::with(Verdict::Error, err.kind, err.message)
+    }
+}
+
+pub type DriverResult = Result<Finding, DriverError>;
+
+/// A scenario's parameters bound to its driver, ready to run.
+pub type PreparedRun = Arc<dyn Fn(Ctx) -> BoxFuture<'static, DriverResult> + Send + Sync>;
+
+/// A driver: its parameters, how it works, what it records.
+pub trait Driver: 'static {
+    /// The name scenario files use.
+    const NAME: &'static str;
+    /// How the driver checks the guarantee (shown by `explain`).
+    const METHOD: &'static str;
+    /// The evidence it records (shown by `explain`).
+    const EVIDENCE: &'static str;
+    /// Its parameters (`[params]` in the scenario file); unknown fields
+    /// must be refused (`#[serde(deny_unknown_fields)]`).
+    type Params: DeserializeOwned + Default + Send + Sync + 'static;
+
+    fn run(
+        ctx: Ctx,
+        params: Arc<Self::Params>,
+    ) -> impl Future<Output = DriverResult> + Send + 'static;
+}
+
+/// A registered driver.
+pub struct DriverSpec {
+    pub name: &'static str,
+    pub method: &'static str,
+    pub evidence: &'static str,
+    pub(crate) prepare: fn(&str) -> Result<PreparedRun, toml::de::Error>,
+}
+
+impl std::fmt::Debug for DriverSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+fn prepare<D: Driver>(text: &str) -> Result<PreparedRun, toml::de::Error> {
+    let file = crate::scenario::parse_with::<D::Params>(text)?;
+    let params = Arc::new(file.params);
+    Ok(Arc::new(move |ctx| {
+        Box::pin(D::run(ctx, Arc::clone(&params))) as BoxFuture<'static, DriverResult>
+    }))
+}
+
+const fn spec<D: Driver>() -> DriverSpec {
+    DriverSpec {
+        name: D::NAME,
+        method: D::METHOD,
+        evidence: D::EVIDENCE,
+        prepare: prepare::<D>,
+    }
+}
+
+macro_rules! registry {
+    ($($module:ident :: $driver:ident),* $(,)?) => {
+        $(mod $module;)*
+        /// Every driver, by name.
+        pub static DRIVERS: &[DriverSpec] = &[$(spec::<$module::$driver>()),*];
+    };
+}
+
+registry! {
+    rendezvous::Rendezvous,
+    slow_handler::SlowHandler,
+    duplex_sequence::DuplexSequence,
+}
+
+pub fn find(name: &str) -> Option<&'static DriverSpec> {
+    DRIVERS.iter().find(|driver| driver.name == name)
+}
+
+pub fn names() -> Vec<&'static str> {
+    DRIVERS.iter().map(|driver| driver.name).collect()
+}
+
+/// Everything a driver may use while it runs one scenario.
+#[derive(Clone)]
+pub struct Ctx {
+    inner: Arc<CtxInner>,
+}
+
+struct CtxInner {
+    target: Arc<TargetSession>,
+    control: std::sync::OnceLock<ClientChannel>,
+    scenario_id: String,
+    run_tag: String,
+    timeline: Timeline,
+    deadline: Instant,
+}
+
+impl Ctx {
+    pub(crate) fn new(
+        target: Arc<TargetSession>,
+        scenario_id: &str,
+        attempt: u32,
+        budget: Duration,
+    ) -> Self {
+        let nonce = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_nanos() % 1_000_000_007);
+        Self {
+            inner: Arc::new(CtxInner {
+                target,
+                control: std::sync::OnceLock::new(),
+                scenario_id: scenario_id.to_owned(),
+                run_tag: format!("{scenario_id}#{attempt}-{nonce:x}"),
+                timeline: Timeline::new(),
+                deadline: Instant::now() + budget,
+            }),
+        }
+    }
+
+    pub fn target(&self) -> &TargetSession {
+        &self.inner.target
+    }
+
+    pub fn scenario_id(&self) -> &str {
+        &self.inner.scenario_id
+    }
+
+    /// A name unique to this run of this scenario (rendezvous groups, gauge
+    /// scopes, handler tags), so that runs never see each other's state.
+    pub fn unique(&self, name: &str) -> String {
+        format!("{}/{name}", self.inner.run_tag)
+    }
+
+    pub fn timeline(&self) -> &Timeline {
+        &self.inner.timeline
+    }
+
+    /// Time left in the scenario's budget.
+    pub fn remaining(&self) -> Duration {
+        self.inner
+            .deadline
+            .saturating_duration_since(Instant::now())
+    }
+
+    /// A new channel to the target (one connection, opened on first use).
+    pub fn channel(&self) -> Result<ClientChannel, DriverError> {
+        self.channel_with(&ChannelOptions::default())
+    }
+
+    /// The control channel: a connection of its own for observation calls
+    /// (Observe, Gauge), so that what is observed never depends on the
+    /// connection under test.
+    pub fn control(&self) -> Result<tonic::transport::Channel, DriverError> {
+        if let Some(control) = self.inner.control.get() {
+            return Ok(control.handle());
+        }
+        let channel = self.channel()?;
+        Ok(self.inner.control.get_or_init(|| channel).handle())
+    }
+
+    pub fn channel_with(&self, options: &ChannelOptions) -> Result<ClientChannel, DriverError> {
+        self.target()
+            .dial
+            .channel(options)
+            .map_err(|err| DriverError::harness(format!("cannot build a channel: {err}")))
+    }
+}

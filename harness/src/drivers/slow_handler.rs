@@ -1,0 +1,167 @@
+//! `slow-handler`: one RPC is held open on the server while many sibling RPCs
+//! on the same connection complete; afterwards the held RPC is shown to be
+//! still open.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use conformance::proto::probe::{HandlerState, HoldMode};
+use serde::Deserialize;
+
+use super::{
+    Ctx, Driver, DriverError, DriverResult, brief, hold_request, observe, output_request,
+    probe_client, test_client, unary_request, wait_running, within,
+};
+use crate::verdict::Finding;
+
+pub struct SlowHandler;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    /// Sibling RPCs issued while the slow one is held.
+    pub siblings: usize,
+    /// How long the slow handler is held at most.
+    pub hold_ms: u64,
+    /// How long each sibling may take.
+    pub sibling_timeout_ms: u64,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Self {
+            siblings: 100,
+            hold_ms: 15_000,
+            sibling_timeout_ms: 5_000,
+        }
+    }
+}
+
+impl Driver for SlowHandler {
+    const NAME: &'static str = "slow-handler";
+    const METHOD: &'static str = "Holds one handler open on the server (ProbeService.Hold UNTIL_CANCELLED, confirmed RUNNING through Observe; without ProbeService, a StreamingOutputCall whose first response has arrived and whose second is scheduled far in the future). Then issues the sibling UnaryCalls concurrently on the same channel, hence the same HTTP/2 connection, and finally checks that the slow handler is still open (Observe still RUNNING, or no further message and no end of the stream). Siblings that complete while the slow one is provably open show that the slow handler does not stall its connection.";
+    const EVIDENCE: &'static str = "Sibling completions and failures, the slow handler's state before and after the siblings, the connection count, a timeline with the held RPC spanning the siblings.";
+    type Params = Params;
+
+    async fn run(ctx: Ctx, params: Arc<Params>) -> DriverResult {
+        let channel = ctx.channel()?;
+        let hold = Duration::from_millis(params.hold_ms);
+        let has_probe = ctx.target().has(crate::scenario::Capability::Probe);
+        let tag = ctx.unique("slow");
+
+        // Start the slow RPC and prove it is open.
+        let mut slow_span = ctx.timeline().start("slow RPC (held open)");
+        let (slow_task, mut slow_stream) = if has_probe {
+            let mut probe = probe_client(channel.handle());
+            let request = hold_request(&tag, HoldMode::UntilCancelled, hold, "");
+            let task = tokio::spawn(async move { probe.hold(request).await.map(|_| ()) });
+            let mut observer = probe_client(ctx.control()?);
+            if !wait_running(&mut observer, &tag, Duration::from_secs(5)).await {
+                task.abort();
+                return Err(DriverError::target(
+                    "the held handler was not observed RUNNING within 5 s",
+                ));
+            }
+            (Some(task), None)
+        } else {
+            let mut test = test_client(channel.handle());
+            let request = output_request(&[1, 1], Duration::ZERO);
+            let mut request = request;
+            request.response_parameters[1].interval_us =
+                i32::try_from(hold.as_micros()).unwrap_or(i32::MAX);
+            let mut stream = within(Duration::from_secs(5), "StreamingOutputCall", test.streaming_output_call(request))
+                .await
+                .map_err(|stalled| DriverError::target(stalled.to_string()))?
+                .map_err(|status| DriverError::target(format!("StreamingOutputCall failed: {}", brief(&status))))?
+                .into_inner();
+            match within(Duration::from_secs(5), "first response", stream.message()).await {
+                Ok(Ok(Some(_))) => {}
+                other => {
+                    return Err(DriverError::target(format!(
+                        "the slow stream's first response did not arrive: {other:?}"
+                    )));
+                }
+            }
+            (None, Some(stream))
+        };
+        slow_span.first_message();
+
+        // Siblings on the same connection.
+        let sibling_timeout = Duration::from_millis(params.sibling_timeout_ms);
+        let mut siblings = Vec::new();
+        for index in 0..params.siblings {
+            let mut test = test_client(channel.handle());
+            let span = ctx.timeline().start(format!("sibling #{index}"));
+            siblings.push(tokio::spawn(async move {
+                let outcome = within(sibling_timeout, "sibling UnaryCall", test.unary_call(unary_request(64, 0))).await;
+                let ok = matches!(outcome, Ok(Ok(_)));
+                span.end(ok);
+                match outcome {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err(status)) => Err(brief(&status)),
+                    Err(stalled) => Err(stalled.to_string()),
+                }
+            }));
+        }
+        let mut completed = 0usize;
+        let mut failures = Vec::new();
+        for sibling in siblings {
+            match sibling.await {
+                Ok(Ok(())) => completed += 1,
+                Ok(Err(reason)) => failures.push(reason),
+                Err(join) => failures.push(format!("task failed: {join}")),
+            }
+        }
+
+        // Is the slow one still open?
+        let still_open = if has_probe {
+            let mut observer = probe_client(ctx.control()?);
+            match observe(&mut observer, &tag, Duration::ZERO).await {
+                Ok(observed) => observed.state() == HandlerState::Running,
+                Err(_) => false,
+            }
+        } else if let Some(stream) = slow_stream.as_mut() {
+            // Nothing may have arrived (the second response is far away).
+            matches!(
+                within(Duration::from_millis(1), "second response", stream.message()).await,
+                Err(_)
+            )
+        } else {
+            false
+        };
+        if let Some(task) = slow_task {
+            task.abort();
+        }
+        drop(slow_stream);
+        slow_span.end(still_open);
+
+        let finding = if !failures.is_empty() {
+            Finding::fail(format!(
+                "{} of {} sibling RPCs on the same connection did not complete while one handler was held open (first: {})",
+                failures.len(),
+                params.siblings,
+                failures[0]
+            ))
+        } else if !still_open {
+            Finding::fail(
+                "the slow handler was no longer open after the siblings: the evidence that siblings completed while it was open is missing",
+            )
+        } else {
+            Finding::pass().evidence(format!(
+                "{completed} sibling RPCs on the same connection completed while the slow handler was provably still open"
+            ))
+        };
+        Ok(finding
+            .evidence(format!(
+                "slow handler held by {}",
+                if has_probe {
+                    "ProbeService.Hold UNTIL_CANCELLED (Observe: RUNNING before and after the siblings)"
+                } else {
+                    "StreamingOutputCall with a far-off second response"
+                }
+            ))
+            .evidence(format!("client opened {} TCP connection(s)", channel.connections_opened()))
+            .figure("siblings_completed", completed as f64)
+            .figure("client_connections", channel.connections_opened() as f64))
+    }
+}

@@ -1,0 +1,136 @@
+//! The cross-implementation compatibility matrix: scenario × target, built
+//! from several JSON reports (`grpc-conformance report merge`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write;
+
+use super::html::{STYLE, escape};
+use super::markdown::verdict_cell;
+use super::{Report, ScenarioResult};
+
+/// The cell of one scenario on one target: the worst verdict over its runs.
+fn worst<'a>(results: &[&'a ScenarioResult]) -> Option<&'a ScenarioResult> {
+    results
+        .iter()
+        .copied()
+        .max_by_key(|result| match result.verdict {
+            crate::verdict::Verdict::Pass => 0,
+            crate::verdict::Verdict::Skip => 1,
+            crate::verdict::Verdict::Fail => 2,
+            crate::verdict::Verdict::Error => 3,
+        })
+}
+
+struct Matrix<'a> {
+    targets: Vec<&'a Report>,
+    scenarios: BTreeSet<(&'a str, &'a str)>,
+    cells: BTreeMap<(usize, &'a str), Vec<&'a ScenarioResult>>,
+}
+
+fn build(reports: &[Report]) -> Matrix<'_> {
+    let mut matrix = Matrix {
+        targets: reports.iter().collect(),
+        scenarios: BTreeSet::new(),
+        cells: BTreeMap::new(),
+    };
+    for (index, report) in reports.iter().enumerate() {
+        for result in &report.results {
+            matrix.scenarios.insert((&result.area, &result.id));
+            matrix
+                .cells
+                .entry((index, &result.id))
+                .or_default()
+                .push(result);
+        }
+    }
+    matrix
+}
+
+fn heading(report: &Report) -> String {
+    if report.target.implementation.is_empty() {
+        report.target.name.clone()
+    } else {
+        format!("{} {}", report.target.implementation, report.target.version)
+    }
+}
+
+/// Renders the matrix as Markdown.
+pub fn render_markdown(reports: &[Report], title: &str) -> String {
+    let matrix = build(reports);
+    let mut out = format!("# {title}\n\n");
+    out.push_str("| target | description | run | machine | pass | fail | skip | error |\n|---|---|---|---|---|---|---|---|\n");
+    for report in &matrix.targets {
+        let s = &report.summary;
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            heading(report),
+            report.target.description.replace('|', "\\|"),
+            report.started_at,
+            report.machine.replace('|', "\\|"),
+            s.pass,
+            s.fail,
+            s.skip,
+            s.error
+        );
+    }
+    out.push_str("\n| scenario |");
+    for report in &matrix.targets {
+        let _ = write!(out, " {} |", heading(report));
+    }
+    out.push_str("\n|---|");
+    for _ in &matrix.targets {
+        out.push_str("---|");
+    }
+    out.push('\n');
+    for (_, id) in &matrix.scenarios {
+        let _ = write!(out, "| `{id}` |");
+        for index in 0..matrix.targets.len() {
+            let cell = matrix
+                .cells
+                .get(&(index, *id))
+                .and_then(|results| worst(results))
+                .map_or_else(|| "—".to_owned(), verdict_cell);
+            let _ = write!(out, " {cell} |");
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Renders the matrix as a self-contained HTML page.
+pub fn render_html(reports: &[Report], title: &str) -> String {
+    let matrix = build(reports);
+    let mut out = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{0}</title><style>{STYLE}</style></head><body><h1>{0}</h1><table><tr><th>scenario</th>",
+        escape(title)
+    );
+    for report in &matrix.targets {
+        let _ = write!(out, "<th>{}</th>", escape(&heading(report)));
+    }
+    out.push_str("</tr>");
+    for (_, id) in &matrix.scenarios {
+        let _ = write!(out, "<tr><td><code>{}</code></td>", escape(id));
+        for index in 0..matrix.targets.len() {
+            match matrix
+                .cells
+                .get(&(index, *id))
+                .and_then(|results| worst(results))
+            {
+                Some(result) => {
+                    let _ = write!(
+                        out,
+                        "<td class={} title=\"{}\">{}</td>",
+                        result.verdict.as_str(),
+                        escape(result.reason.as_deref().unwrap_or("")),
+                        escape(&verdict_cell(result))
+                    );
+                }
+                None => out.push_str("<td>—</td>"),
+            }
+        }
+        out.push_str("</tr>");
+    }
+    out.push_str("</table></body></html>\n");
+    out
+}

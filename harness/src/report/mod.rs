@@ -1,0 +1,209 @@
+//! Reports. The JSON report (versioned schema) is the source of truth; the
+//! JUnit XML, Markdown and HTML renderings and the cross-implementation
+//! matrix are made from it. Every file is written atomically.
+
+pub mod html;
+pub mod junit;
+pub mod markdown;
+pub mod matrix;
+mod svg_timeline;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::expectations::{Expected, Outcome};
+use crate::timeline::Span;
+use crate::verdict::{ReasonKind, Verdict};
+
+/// The JSON schema this version writes.
+pub const SCHEMA: &str = "grpc-conformance/report/v1";
+
+/// One run against one target.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    pub schema: String,
+    pub suite_version: String,
+    pub target: TargetSummary,
+    pub started_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+    /// False while the run is going on, or if it was interrupted.
+    pub complete: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<String>,
+    pub machine: String,
+    pub command: String,
+    pub results: Vec<ScenarioResult>,
+    pub summary: Summary,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TargetSummary {
+    /// A stable name for matrices ("tonic", "grpc-go", or the description).
+    pub name: String,
+    pub description: String,
+    #[serde(default)]
+    pub implementation: String,
+    #[serde(default)]
+    pub version: String,
+    #[serde(default)]
+    pub threading: String,
+    pub capabilities: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advertised_max_streams: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expectations: Option<String>,
+}
+
+/// One scenario run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScenarioResult {
+    pub id: String,
+    pub area: String,
+    pub title: String,
+    pub guarantee: String,
+    pub attempt: u32,
+    pub verdict: Verdict,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason_kind: Option<ReasonKind>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub expected: Expected,
+    pub outcome: Outcome,
+    pub evidence: Vec<String>,
+    pub figures: BTreeMap<String, f64>,
+    pub timeline: Vec<Span>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub timeline_dropped: usize,
+    pub duration_ms: u64,
+    pub budget_ms: u64,
+    /// The exact command that reruns this scenario against this target.
+    pub repro: String,
+}
+
+fn is_zero(value: &usize) -> bool {
+    *value == 0
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Summary {
+    pub total: usize,
+    pub pass: usize,
+    pub fail: usize,
+    pub skip: usize,
+    pub error: usize,
+    pub expected_failures: usize,
+    pub flaky: usize,
+    pub unexpected_failures: usize,
+    pub unexpected_passes: usize,
+    pub duration_ms: u64,
+}
+
+impl Summary {
+    pub fn of(results: &[ScenarioResult], duration_ms: u64) -> Self {
+        let mut summary = Summary {
+            total: results.len(),
+            duration_ms,
+            ..Summary::default()
+        };
+        for result in results {
+            match result.verdict {
+                Verdict::Pass => summary.pass += 1,
+                Verdict::Fail => summary.fail += 1,
+                Verdict::Skip => summary.skip += 1,
+                Verdict::Error => summary.error += 1,
+            }
+            match result.outcome {
+                Outcome::ExpectedFailure => summary.expected_failures += 1,
+                Outcome::Flaky => summary.flaky += 1,
+                Outcome::UnexpectedFailure => summary.unexpected_failures += 1,
+                Outcome::UnexpectedPass => summary.unexpected_passes += 1,
+                Outcome::AsExpected | Outcome::Skipped => {}
+            }
+        }
+        summary
+    }
+}
+
+/// Writes `contents` to `path` atomically (temporary file, then rename), so
+/// a reader never sees half a report.
+pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let name = path.file_name().map_or_else(
+        || "report".into(),
+        |name| name.to_string_lossy().into_owned(),
+    );
+    let temporary = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    std::fs::write(&temporary, contents)?;
+    std::fs::rename(&temporary, path)
+}
+
+/// The report files of one run.
+#[derive(Debug, Clone)]
+pub struct ReportFiles {
+    pub dir: PathBuf,
+}
+
+impl ReportFiles {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    pub fn json(&self) -> PathBuf {
+        self.dir.join("report.json")
+    }
+
+    /// Writes the JSON report (after every scenario, so an interrupted run
+    /// leaves a valid partial report).
+    pub fn write_json(&self, report: &Report) -> std::io::Result<()> {
+        let json = serde_json::to_vec_pretty(report).map_err(std::io::Error::other)?;
+        write_atomic(&self.json(), &json)
+    }
+
+    /// Writes every format. Returns the paths written.
+    pub fn write_all(&self, report: &Report) -> std::io::Result<Vec<PathBuf>> {
+        self.write_json(report)?;
+        let junit = self.dir.join("report.xml");
+        write_atomic(&junit, junit::render(report)?.as_bytes())?;
+        let markdown = self.dir.join("report.md");
+        write_atomic(&markdown, markdown::render(report).as_bytes())?;
+        let html = self.dir.join("report.html");
+        write_atomic(&html, html::render(report).as_bytes())?;
+        Ok(vec![self.json(), junit, markdown, html])
+    }
+}
+
+/// Reads a JSON report, checking its schema.
+pub fn read(path: &Path) -> Result<Report, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|err| format!("{}: cannot read: {err}", path.display()))?;
+    let report: Report = serde_json::from_str(&text).map_err(|err| {
+        format!(
+            "{}: not a grpc-conformance JSON report: {err}",
+            path.display()
+        )
+    })?;
+    if report.schema != SCHEMA {
+        return Err(format!(
+            "{}: report schema {:?} is not the supported {SCHEMA:?}",
+            path.display(),
+            report.schema
+        ));
+    }
+    Ok(report)
+}
+
+/// Formats a figure for people: integers without decimals.
+pub fn format_figure(value: f64) -> String {
+    if value.fract() == 0.0 && value.abs() < 1e15 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.2}")
+    }
+}

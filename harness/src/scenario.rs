@@ -1,0 +1,386 @@
+//! Scenario files (`scenarios/<area>/*.toml`): loading and validation.
+//!
+//! Everything is checked before anything runs: malformed TOML, unknown or
+//! missing fields (including a driver's own parameters), unknown drivers,
+//! defects and capabilities, and duplicate ids are reported with the file,
+//! line and column.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use crate::drivers::{self, PreparedRun};
+
+/// Default time budget of a scenario.
+pub const DEFAULT_BUDGET_MS: u64 = 20_000;
+/// Longest budget a scenario may ask for.
+pub const MAX_BUDGET_MS: u64 = 300_000;
+
+/// The three guarantees' areas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Area {
+    Channel,
+    Stream,
+    Handler,
+}
+
+impl Area {
+    pub const ALL: [Area; 3] = [Area::Channel, Area::Stream, Area::Handler];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Area::Channel => "channel",
+            Area::Stream => "stream",
+            Area::Handler => "handler",
+        }
+    }
+
+    /// The guarantee of this area, as the suite states it.
+    pub fn guarantee(self) -> &'static str {
+        match self {
+            Area::Channel => {
+                "Shared-channel parallelism: one client channel is safe to share across tasks, many stubs may share it, and concurrent RPCs really go out in parallel on it."
+            }
+            Area::Stream => {
+                "Stream half-duplex safety: one task may send while another receives on the same stream; concurrent senders are unsafe in grpc-go and must be impossible or serialised in Rust."
+            }
+            Area::Handler => {
+                "Per-handler task isolation: every server handler runs in its own task: a slow, blocking, failing, panicking or cancelled handler must not stall or break other RPCs."
+            }
+        }
+    }
+}
+
+impl fmt::Display for Area {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a scenario needs of a target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Capability {
+    /// ProbeService is implemented.
+    Probe,
+    /// ProbeService's thread-blocking, spinning and panicking holds are enabled.
+    UnsafeHolds,
+    /// TestService.HalfDuplexCall is implemented.
+    HalfDuplex,
+    /// The harness starts the server itself, so it can start and stop
+    /// private instances (graceful shutdown).
+    Lifecycle,
+}
+
+impl Capability {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Capability::Probe => "probe",
+            Capability::UnsafeHolds => "unsafe-holds",
+            Capability::HalfDuplex => "half-duplex",
+            Capability::Lifecycle => "lifecycle",
+        }
+    }
+}
+
+/// A scenario file as written, generic over the driver's parameters so that
+/// the driver's own fields are checked (with positions) by the same parse.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ScenarioFile<P> {
+    id: Spanned<String>,
+    area: Area,
+    title: String,
+    guarantee: String,
+    #[serde(default)]
+    needs: Vec<Capability>,
+    driver: Spanned<String>,
+    #[serde(default = "default_budget")]
+    budget_ms: Spanned<u64>,
+    /// Defects of the reference server (or the harness's client) this
+    /// scenario must fail against: its self-test.
+    #[serde(default)]
+    defects: Vec<Spanned<String>>,
+    /// Extra explanation shown by `explain`.
+    #[serde(default)]
+    notes: Option<String>,
+    #[serde(default)]
+    pub(crate) params: P,
+}
+
+fn default_budget() -> Spanned<u64> {
+    Spanned::new(0..0, DEFAULT_BUDGET_MS)
+}
+
+/// A loaded, validated scenario.
+#[derive(Clone)]
+pub struct Scenario {
+    pub id: String,
+    pub area: Area,
+    pub title: String,
+    pub guarantee: String,
+    pub needs: Vec<Capability>,
+    pub driver: &'static drivers::DriverSpec,
+    pub budget_ms: u64,
+    pub defects: Vec<String>,
+    pub notes: Option<String>,
+    pub path: PathBuf,
+    /// The driver's parameters as written (for reports and `explain`).
+    pub params: toml::Table,
+    pub(crate) run: PreparedRun,
+}
+
+impl fmt::Debug for Scenario {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scenario")
+            .field("id", &self.id)
+            .field("driver", &self.driver.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A problem with a scenario file, located in it.
+#[derive(Debug, Clone)]
+pub struct LoadError {
+    pub path: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.path.display(),
+            self.line,
+            self.column,
+            self.message
+        )
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+/// 1-based line and column of a byte offset.
+pub(crate) fn position(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rfind('\n').map_or(offset, |nl| offset - nl - 1) + 1;
+    (line, column)
+}
+
+fn located(
+    path: &Path,
+    text: &str,
+    span: Option<std::ops::Range<usize>>,
+    message: String,
+) -> LoadError {
+    let (line, column) = span.map_or((1, 1), |span| position(text, span.start));
+    LoadError {
+        path: path.to_owned(),
+        line,
+        column,
+        message,
+    }
+}
+
+fn toml_error(path: &Path, text: &str, err: &toml::de::Error) -> LoadError {
+    located(path, text, err.span(), err.message().trim().to_owned())
+}
+
+/// Parses the file with the driver's own parameter type, for
+/// [`drivers::DriverSpec`]'s prepare function.
+pub(crate) fn parse_with<P: DeserializeOwned + Default>(
+    text: &str,
+) -> Result<ScenarioFile<P>, toml::de::Error> {
+    toml::from_str(text)
+}
+
+/// Parses and validates one scenario file.
+pub fn load_file(path: &Path, text: &str) -> Result<Scenario, LoadError> {
+    let file: ScenarioFile<toml::Table> =
+        toml::from_str(text).map_err(|err| toml_error(path, text, &err))?;
+    let driver_name = file.driver.get_ref();
+    let driver = drivers::find(driver_name).ok_or_else(|| {
+        located(
+            path,
+            text,
+            Some(file.driver.span()),
+            format!(
+                "unknown driver {driver_name:?}; known drivers: {}",
+                drivers::names().join(", ")
+            ),
+        )
+    })?;
+    let id = file.id.get_ref();
+    if !valid_id(id) {
+        return Err(located(
+            path,
+            text,
+            Some(file.id.span()),
+            format!(
+                "id {id:?} must be dotted lowercase words, e.g. \"channel.parallel-rendezvous-8\""
+            ),
+        ));
+    }
+    let area_prefix = format!("{}.", file.area);
+    if !id.starts_with(&area_prefix) {
+        return Err(located(
+            path,
+            text,
+            Some(file.id.span()),
+            format!("id {id:?} must start with its area, \"{area_prefix}\""),
+        ));
+    }
+    let budget = *file.budget_ms.get_ref();
+    if budget == 0 || budget > MAX_BUDGET_MS {
+        return Err(located(
+            path,
+            text,
+            Some(file.budget_ms.span()),
+            format!("budget_ms must be between 1 and {MAX_BUDGET_MS}, not {budget}"),
+        ));
+    }
+    for defect in &file.defects {
+        if let Err(message) = crate::defects::check_name(defect.get_ref()) {
+            return Err(located(path, text, Some(defect.span()), message));
+        }
+    }
+    let run = (driver.prepare)(text).map_err(|err| toml_error(path, text, &err))?;
+    Ok(Scenario {
+        id: id.clone(),
+        area: file.area,
+        title: file.title,
+        guarantee: file.guarantee,
+        needs: file.needs,
+        driver,
+        budget_ms: budget,
+        defects: file.defects.into_iter().map(Spanned::into_inner).collect(),
+        notes: file.notes,
+        path: path.to_owned(),
+        params: file.params,
+        run,
+    })
+}
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.split('.').all(|part| {
+            !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        })
+}
+
+/// The scenarios of a catalog directory (`scenarios/`), sorted by id.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    pub scenarios: Vec<Arc<Scenario>>,
+}
+
+impl Catalog {
+    /// Loads every `*.toml` under `<dir>/<area>/`. Returns every problem found,
+    /// not just the first.
+    pub fn load(dir: &Path) -> Result<Self, Vec<LoadError>> {
+        let mut errors = Vec::new();
+        let mut scenarios: Vec<Arc<Scenario>> = Vec::new();
+        let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
+        let mut files = Vec::new();
+        for area in Area::ALL {
+            let area_dir = dir.join(area.as_str());
+            let Ok(entries) = std::fs::read_dir(&area_dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.extension().is_some_and(|ext| ext == "toml") {
+                    files.push(path);
+                }
+            }
+        }
+        if files.is_empty() {
+            errors.push(LoadError {
+                path: dir.to_owned(),
+                line: 1,
+                column: 1,
+                message: "no scenario files (expected scenarios/<channel|stream|handler>/*.toml); pass --scenarios DIR".into(),
+            });
+        }
+        files.sort();
+        for path in files {
+            let text = match std::fs::read_to_string(&path) {
+                Ok(text) => text,
+                Err(err) => {
+                    errors.push(LoadError {
+                        path: path.clone(),
+                        line: 1,
+                        column: 1,
+                        message: format!("cannot read: {err}"),
+                    });
+                    continue;
+                }
+            };
+            match load_file(&path, &text) {
+                Ok(scenario) => {
+                    if let Some(first) = seen.get(&scenario.id) {
+                        let span = text.find(&format!("\"{}\"", scenario.id));
+                        errors.push(located(
+                            &path,
+                            &text,
+                            span.map(|start| start..start),
+                            format!(
+                                "duplicate scenario id {:?} (first defined in {})",
+                                scenario.id,
+                                first.display()
+                            ),
+                        ));
+                        continue;
+                    }
+                    seen.insert(scenario.id.clone(), path.clone());
+                    scenarios.push(Arc::new(scenario));
+                }
+                Err(err) => errors.push(err),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        scenarios.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(Self { scenarios })
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Arc<Scenario>> {
+        self.scenarios.iter().find(|scenario| scenario.id == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_are_one_based() {
+        let text = "a = 1\nbb = 2\n";
+        assert_eq!(position(text, 0), (1, 1));
+        assert_eq!(position(text, 6), (2, 1));
+        assert_eq!(position(text, 9), (2, 4));
+    }
+
+    #[test]
+    fn ids_are_dotted_lowercase() {
+        assert!(valid_id("channel.parallel-rendezvous-8"));
+        assert!(!valid_id("Channel.x"));
+        assert!(!valid_id("channel..x"));
+        assert!(!valid_id(""));
+    }
+}

@@ -1,0 +1,108 @@
+//! Capability discovery: which services and behaviours a target implements,
+//! and the stream limit it advertises, learned before any scenario runs.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use bytes::Bytes;
+use conformance::proto::grpc_testing::Empty;
+use conformance::proto::probe::{InfoRequest, InfoResponse};
+use tokio_stream::StreamExt;
+
+use crate::client::{ChannelOptions, Dial};
+use crate::drivers::{brief, output_request, probe_client, test_client};
+use crate::scenario::Capability;
+
+/// What discovery found.
+#[derive(Debug, Clone, Default)]
+pub struct Discovery {
+    pub capabilities: BTreeSet<Capability>,
+    pub info: Option<InfoResponse>,
+    pub advertised_max_streams: Option<u32>,
+}
+
+const CALL_LIMIT: Duration = Duration::from_secs(5);
+
+/// Probes the target. Fails (with a reason) only if it does not answer
+/// TestService at all.
+pub async fn discover(dial: &Dial) -> Result<Discovery, String> {
+    let channel = dial
+        .channel(&ChannelOptions::default())
+        .map_err(|err| err.to_string())?;
+    let mut test = test_client(channel.handle());
+    match tokio::time::timeout(CALL_LIMIT, test.empty_call(Empty {})).await {
+        Err(_) => {
+            return Err(format!(
+                "no answer to TestService.EmptyCall within {} s",
+                CALL_LIMIT.as_secs()
+            ));
+        }
+        Ok(Err(status)) if status.code() == tonic::Code::Unimplemented => {
+            return Err("it answers gRPC but does not implement grpc.testing.TestService".into());
+        }
+        Ok(Err(status)) => return Err(format!("TestService.EmptyCall failed: {}", brief(&status))),
+        Ok(Ok(_)) => {}
+    }
+    let mut found = Discovery::default();
+
+    let mut probe = probe_client(channel.handle());
+    if let Ok(Ok(info)) = tokio::time::timeout(CALL_LIMIT, probe.info(InfoRequest {})).await {
+        let info = info.into_inner();
+        found.capabilities.insert(Capability::Probe);
+        if info.unsafe_holds_enabled {
+            found.capabilities.insert(Capability::UnsafeHolds);
+        }
+        found.info = Some(info);
+    }
+
+    let half_duplex = async {
+        let requests = tokio_stream::iter([output_request(&[1], Duration::ZERO)]);
+        let replies = test.half_duplex_call(requests).await?.into_inner();
+        let replies: Vec<_> = replies.collect().await;
+        Ok::<_, tonic::Status>(replies.len() == 1 && replies.iter().all(Result::is_ok))
+    };
+    if let Ok(Ok(true)) = tokio::time::timeout(CALL_LIMIT, half_duplex).await {
+        found.capabilities.insert(Capability::HalfDuplex);
+    }
+
+    if dial.tls.is_none() {
+        found.advertised_max_streams = advertised_max_streams(&dial.uri).await;
+    }
+    Ok(found)
+}
+
+/// Reads the server's SETTINGS_MAX_CONCURRENT_STREAMS over a raw HTTP/2
+/// connection (tonic does not expose the peer's settings).
+async fn advertised_max_streams(uri: &str) -> Option<u32> {
+    let authority = uri.strip_prefix("http://")?.trim_end_matches('/');
+    let attempt = async {
+        let tcp = tokio::net::TcpStream::connect(authority).await.ok()?;
+        let (client, mut connection) = h2::client::handshake(tcp).await.ok()?;
+        let request = http::Request::post(format!(
+            "http://{authority}/grpc.testing.TestService/EmptyCall"
+        ))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(())
+        .ok()?;
+        let exchange = async {
+            let mut client = client.ready().await.ok()?;
+            let (response, mut body) = client.send_request(request, false).ok()?;
+            body.send_data(Bytes::from_static(&[0, 0, 0, 0, 0]), true)
+                .ok()?;
+            response.await.ok()
+        };
+        // Drive the connection until the answer arrives: by then the
+        // server's SETTINGS have been applied.
+        tokio::select! {
+            answered = exchange => answered?,
+            _ = &mut connection => return None,
+        };
+        let limit = connection.max_concurrent_send_streams();
+        u32::try_from(limit).ok()
+    };
+    tokio::time::timeout(CALL_LIMIT, attempt)
+        .await
+        .ok()
+        .flatten()
+}

@@ -1,0 +1,133 @@
+//! Per-RPC timelines: when each RPC started, got its first message and ended,
+//! relative to the scenario's start. Reports draw them as bars, so that
+//! parallel RPCs show as overlapping bars and serialised ones as a staircase.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+/// Keeps at most this many spans per scenario run (reports stay small); the
+/// number left out is reported.
+pub const MAX_SPANS: usize = 2_000;
+
+/// One RPC on the timeline, in microseconds since the scenario started.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Span {
+    pub label: String,
+    pub start_us: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_message_us: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_us: Option<u64>,
+    /// The RPC ended as the scenario expected.
+    pub ok: bool,
+}
+
+/// Collects spans for one scenario run. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Timeline {
+    origin: Instant,
+    inner: Arc<Mutex<Collected>>,
+}
+
+#[derive(Debug, Default)]
+struct Collected {
+    spans: Vec<Span>,
+    dropped: usize,
+}
+
+impl Timeline {
+    pub fn new() -> Self {
+        Self {
+            origin: Instant::now(),
+            inner: Arc::new(Mutex::new(Collected::default())),
+        }
+    }
+
+    fn now_us(&self) -> u64 {
+        u64::try_from(self.origin.elapsed().as_micros()).unwrap_or(u64::MAX)
+    }
+
+    /// Starts a span; finish it with [`SpanHandle::end`].
+    pub fn start(&self, label: impl Into<String>) -> SpanHandle {
+        SpanHandle {
+            timeline: self.clone(),
+            span: Span {
+                label: label.into(),
+                start_us: self.now_us(),
+                first_message_us: None,
+                end_us: None,
+                ok: false,
+            },
+        }
+    }
+
+    fn push(&self, span: Span) {
+        let mut inner = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if inner.spans.len() < MAX_SPANS {
+            inner.spans.push(span);
+        } else {
+            inner.dropped += 1;
+        }
+    }
+
+    /// The spans collected so far (sorted by start) and how many were left out.
+    pub fn take(&self) -> (Vec<Span>, usize) {
+        let mut inner = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut spans = std::mem::take(&mut inner.spans);
+        spans.sort_by_key(|span| span.start_us);
+        (spans, inner.dropped)
+    }
+}
+
+impl Default for Timeline {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// An RPC in progress on a timeline. Dropped without `end`, it is recorded as
+/// unfinished (no end time, not ok).
+#[derive(Debug)]
+pub struct SpanHandle {
+    timeline: Timeline,
+    span: Span,
+}
+
+impl SpanHandle {
+    /// Marks the first response message (once).
+    pub fn first_message(&mut self) {
+        if self.span.first_message_us.is_none() {
+            self.span.first_message_us = Some(self.timeline.now_us());
+        }
+    }
+
+    /// Ends the span.
+    pub fn end(mut self, ok: bool) {
+        self.span.end_us = Some(self.timeline.now_us());
+        self.span.ok = ok;
+    }
+}
+
+impl Drop for SpanHandle {
+    fn drop(&mut self) {
+        let span = std::mem::replace(
+            &mut self.span,
+            Span {
+                label: String::new(),
+                start_us: 0,
+                first_message_us: None,
+                end_us: None,
+                ok: false,
+            },
+        );
+        self.timeline.push(span);
+    }
+}
