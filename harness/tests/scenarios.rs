@@ -1,1 +1,139 @@
-fn main() {}
+//! Every scenario file as its own test (libtest-mimic), so that `cargo test`
+//! and `cargo nextest` list, filter and report scenarios individually:
+//!
+//! * `<id>`: the scenario passes against the healthy embedded reference server;
+//! * `selftest::<id>::<defect>`: the scenario fails against each defect mode
+//!   its file lists (a scenario that cannot fail proves nothing).
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, OnceLock};
+
+use conformance::server::ServerConfig;
+use harness::defects::AnyDefect;
+use harness::runner::run_scenario;
+use harness::scenario::{Catalog, Scenario};
+use harness::target::{TargetSession, TargetSpec};
+use harness::verdict::Verdict;
+use libtest_mimic::{Arguments, Failed, Trial};
+
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a tokio runtime")
+    })
+}
+
+async fn open(defects: &[AnyDefect]) -> Result<Arc<TargetSession>, Failed> {
+    let mut config = ServerConfig::default();
+    let mut client = Vec::new();
+    for defect in defects {
+        match defect {
+            AnyDefect::Server(defect) => {
+                config.defects.insert(*defect);
+            }
+            AnyDefect::Client(defect) => client.push(*defect),
+        }
+    }
+    TargetSession::open(TargetSpec::Embedded { config }, client)
+        .await
+        .map(Arc::new)
+        .map_err(|err| Failed::from(format!("cannot open the embedded target: {err}")))
+}
+
+fn healthy() -> Result<Arc<TargetSession>, Failed> {
+    static HEALTHY: OnceLock<Arc<TargetSession>> = OnceLock::new();
+    if let Some(target) = HEALTHY.get() {
+        return Ok(Arc::clone(target));
+    }
+    let target = runtime().block_on(open(&[]))?;
+    Ok(Arc::clone(HEALTHY.get_or_init(|| target)))
+}
+
+fn describe(finding: &harness::verdict::Finding) -> String {
+    let mut text = format!("verdict {}", finding.verdict.as_str());
+    if let Some((kind, reason)) = &finding.reason {
+        text.push_str(&format!(" ({kind:?}): {reason}"));
+    }
+    for line in &finding.evidence {
+        text.push_str(&format!("\n  evidence: {line}"));
+    }
+    text
+}
+
+fn passes(scenario: Arc<Scenario>) -> Result<(), Failed> {
+    let target = healthy()?;
+    let (finding, _) = runtime().block_on(run_scenario(&scenario, &target, 1, false));
+    if finding.verdict == Verdict::Pass {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} against the healthy reference server: {}",
+            scenario.id,
+            describe(&finding)
+        )
+        .into())
+    }
+}
+
+fn fails_against(scenario: Arc<Scenario>, defect: AnyDefect) -> Result<(), Failed> {
+    let finding = runtime().block_on(async {
+        let target = open(&[defect]).await?;
+        let (finding, _) = run_scenario(&scenario, &target, 1, false).await;
+        target.close().await;
+        Ok::<_, Failed>(finding)
+    })?;
+    match (finding.verdict, &finding.reason) {
+        (Verdict::Fail, Some((_, reason))) if !reason.is_empty() => Ok(()),
+        _ => Err(format!(
+            "{} must fail against the defect {defect}, but: {}",
+            scenario.id,
+            describe(&finding)
+        )
+        .into()),
+    }
+}
+
+fn main() {
+    let mut args = Arguments::from_args();
+    // Scenarios make real concurrency on a 2-core machine: run two at a time
+    // unless told otherwise, so that they do not starve each other.
+    if args.test_threads.is_none() {
+        args.test_threads = Some(2);
+    }
+    let catalog = match Catalog::load(&harness::default_scenarios_dir()) {
+        Ok(catalog) => catalog,
+        Err(errors) => {
+            for error in errors {
+                eprintln!("{error}");
+            }
+            std::process::exit(2);
+        }
+    };
+    let mut trials = Vec::new();
+    let mut ids = BTreeSet::new();
+    for scenario in &catalog.scenarios {
+        ids.insert(scenario.id.clone());
+        let healthy_run = Arc::clone(scenario);
+        trials.push(
+            Trial::test(scenario.id.clone(), move || passes(healthy_run))
+                .with_kind(scenario.area.as_str()),
+        );
+        for name in &scenario.defects {
+            let Ok(defect) = name.parse::<AnyDefect>() else {
+                continue; // validated when the catalog loaded
+            };
+            let defect_run = Arc::clone(scenario);
+            trials.push(
+                Trial::test(format!("selftest::{}::{name}", scenario.id), move || {
+                    fails_against(defect_run, defect)
+                })
+                .with_kind("selftest"),
+            );
+        }
+    }
+    libtest_mimic::run(&args, trials).exit();
+}

@@ -17,10 +17,10 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response};
 use http_body::{Body as HttpBody, Frame};
+use tokio::sync::OwnedSemaphorePermit;
 use tonic::Status;
 use tonic::body::Body;
 use tonic::service::Routes;
-use tokio::sync::OwnedSemaphorePermit;
 use tower::{Service, ServiceExt};
 
 use super::Shared;
@@ -60,7 +60,11 @@ pub(crate) struct Dispatch {
 }
 
 impl Dispatch {
-    pub(crate) fn new(routes: Routes, shared: Arc<Shared>, connection: Arc<ConnectionInfo>) -> Self {
+    pub(crate) fn new(
+        routes: Routes,
+        shared: Arc<Shared>,
+        connection: Arc<ConnectionInfo>,
+    ) -> Self {
         Self {
             routes,
             shared,
@@ -110,7 +114,10 @@ where
             // Held until the response body ends, so that a stream occupies its
             // connection for its whole life.
             let one_at_a_time = if shared.config.has(Defect::SerializePerConnection) {
-                Arc::clone(&connection.one_at_a_time).acquire_owned().await.ok()
+                Arc::clone(&connection.one_at_a_time)
+                    .acquire_owned()
+                    .await
+                    .ok()
             } else {
                 None
             };
@@ -118,15 +125,17 @@ where
             let expires = deadline.map(|deadline| tokio::time::Instant::now() + deadline);
             let call = AssertUnwindSafe(routes.oneshot(request)).catch_unwind();
             let outcome = match (deadline, expires) {
-                (Some(deadline), Some(expires)) => match tokio::time::timeout_at(expires, call).await {
-                    Ok(outcome) => outcome,
-                    Err(_) => {
-                        return Ok(Status::deadline_exceeded(format!(
-                            "deadline of {deadline:?} (grpc-timeout) exceeded"
-                        ))
-                        .into_http());
+                (Some(deadline), Some(expires)) => {
+                    match tokio::time::timeout_at(expires, call).await {
+                        Ok(outcome) => outcome,
+                        Err(_) => {
+                            return Ok(Status::deadline_exceeded(format!(
+                                "deadline of {deadline:?} (grpc-timeout) exceeded"
+                            ))
+                            .into_http());
+                        }
                     }
-                },
+                }
                 _ => call.await,
             };
             let response = match outcome {
@@ -223,10 +232,10 @@ fn finish(
                 .headers_mut()
                 .insert(HeaderName::from_static(ECHO_TRAILING), value);
         }
-        if let Some(connection) = extras.kill_on_error {
-            if status.as_bytes() != b"0" {
-                connection.kill.notify_one();
-            }
+        if let Some(connection) = extras.kill_on_error
+            && status.as_bytes() != b"0"
+        {
+            connection.kill.notify_one();
         }
         return response;
     }
@@ -243,7 +252,9 @@ fn finish(
             trailing,
             _permit: extras.permit,
             kill_on_error: extras.kill_on_error,
-            expires: extras.expires.map(|at| Box::pin(tokio::time::sleep_until(at))),
+            expires: extras
+                .expires
+                .map(|at| Box::pin(tokio::time::sleep_until(at))),
         })
     })
 }
@@ -279,21 +290,21 @@ impl HttpBody for ResponseBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
         let this = &mut *self;
-        if let Some(expires) = &mut this.expires {
-            if expires.as_mut().poll(cx).is_ready() {
-                this.expires = None;
-                if this.inner.take().is_some() {
-                    let mut trailers = HeaderMap::new();
-                    trailers.insert("grpc-status", HeaderValue::from_static("4"));
-                    trailers.insert(
-                        "grpc-message",
-                        HeaderValue::from_static("deadline%20(grpc-timeout)%20exceeded"),
-                    );
-                    if let Some(value) = this.trailing.take() {
-                        trailers.insert(HeaderName::from_static(ECHO_TRAILING), value);
-                    }
-                    return Poll::Ready(Some(Ok(Frame::trailers(trailers))));
+        if let Some(expires) = &mut this.expires
+            && expires.as_mut().poll(cx).is_ready()
+        {
+            this.expires = None;
+            if this.inner.take().is_some() {
+                let mut trailers = HeaderMap::new();
+                trailers.insert("grpc-status", HeaderValue::from_static("4"));
+                trailers.insert(
+                    "grpc-message",
+                    HeaderValue::from_static("deadline%20(grpc-timeout)%20exceeded"),
+                );
+                if let Some(value) = this.trailing.take() {
+                    trailers.insert(HeaderName::from_static(ECHO_TRAILING), value);
                 }
+                return Poll::Ready(Some(Ok(Frame::trailers(trailers))));
             }
         }
         let Some(inner) = &mut this.inner else {

@@ -55,7 +55,10 @@ impl BoundServer {
     /// Binds the listening socket.
     pub async fn bind(config: ServerConfig) -> io::Result<Self> {
         let listener = TcpListener::bind(config.bind).await.map_err(|err| {
-            io::Error::new(err.kind(), format!("cannot listen on {}: {err}", config.bind))
+            io::Error::new(
+                err.kind(),
+                format!("cannot listen on {}: {err}", config.bind),
+            )
         })?;
         Ok(Self {
             listener,
@@ -149,9 +152,9 @@ impl RunningServer {
                 runtime.shutdown_timeout(Duration::from_millis(200));
                 result
             })?;
-        let addr = ready_rx
-            .recv()
-            .map_err(|_| io::Error::other("the reference server thread ended before listening"))??;
+        let addr = ready_rx.recv().map_err(|_| {
+            io::Error::other("the reference server thread ended before listening")
+        })??;
         Ok(Self {
             addr,
             stop,

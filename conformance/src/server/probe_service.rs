@@ -121,7 +121,9 @@ impl ProbeService for Probe {
         let connection_id = connection_id(&request);
         let request = request.into_inner();
         if request.parties == 0 {
-            return Err(Status::invalid_argument("rendezvous needs at least 1 party"));
+            return Err(Status::invalid_argument(
+                "rendezvous needs at least 1 party",
+            ));
         }
         let timeout = capped(request.timeout_ms);
         let barrier = self
@@ -158,7 +160,10 @@ impl ProbeService for Probe {
         let request = request.into_inner();
         let mode = HoldMode::try_from(request.mode)
             .map_err(|_| Status::invalid_argument(format!("unknown hold mode {}", request.mode)))?;
-        let dangerous = matches!(mode, HoldMode::BlockThread | HoldMode::Spin | HoldMode::Panic);
+        let dangerous = matches!(
+            mode,
+            HoldMode::BlockThread | HoldMode::Spin | HoldMode::Panic
+        );
         if dangerous && !self.shared.config.enable_unsafe_probes {
             return Err(Status::failed_precondition(format!(
                 "hold mode {} is disabled on this server; start it with --enable-probes",
@@ -213,9 +218,9 @@ impl ProbeService for Probe {
                         } as i32,
                         connection_id: outcome.connection_id,
                         elapsed_ms: outcome.elapsed.map_or(0, millis),
-                        deadline_ms: outcome.deadline.map_or(0, |deadline| {
-                            millis(deadline + Duration::from_micros(999))
-                        }),
+                        deadline_ms: outcome
+                            .deadline
+                            .map_or(0, |deadline| millis(deadline + Duration::from_micros(999))),
                     },
                 };
                 return Ok(Response::new(response));
@@ -224,7 +229,10 @@ impl ProbeService for Probe {
         }
     }
 
-    async fn gauge(&self, request: Request<GaugeRequest>) -> Result<Response<GaugeResponse>, Status> {
+    async fn gauge(
+        &self,
+        request: Request<GaugeRequest>,
+    ) -> Result<Response<GaugeResponse>, Status> {
         let request = request.into_inner();
         let gauge = self.shared.gauges.get(&request.scope);
         let counts = if request.reset_max {
@@ -264,7 +272,7 @@ impl ProbeService for Probe {
                         }
                         state.received += 1;
                         if state.shared.config.has(Defect::DuplexDropMessages)
-                            && state.received % DROP_EVERY == 0
+                            && state.received.is_multiple_of(DROP_EVERY)
                         {
                             continue;
                         }

@@ -53,7 +53,8 @@ impl Interop {
             .response_parameters
             .iter()
             .map(|parameters| {
-                let interval = Duration::from_micros(u64::try_from(parameters.interval_us).unwrap_or(0));
+                let interval =
+                    Duration::from_micros(u64::try_from(parameters.interval_us).unwrap_or(0));
                 Ok((interval, self.payload(parameters.size)?))
             })
             .collect();
@@ -167,7 +168,7 @@ impl TestService for Interop {
         let responses = inbound
             .enumerate()
             .filter(move |(index, _)| {
-                let dropped = drop_some && (*index as u64 + 1) % DROP_EVERY == 0;
+                let dropped = drop_some && (*index as u64 + 1).is_multiple_of(DROP_EVERY);
                 futures::future::ready(!dropped)
             })
             .map(move |(_, request)| match request {

@@ -1,1 +1,8 @@
+//! Integration tests of the harness and its CLI: one test binary (one link
+//! step on a 2-core machine), one module per feature.
 
+mod cli;
+mod interrupt;
+mod scenario_files;
+mod server_cmd;
+mod support;

@@ -1,0 +1,63 @@
+//! Ctrl-C (SIGINT) leaves a valid partial JSON report marked incomplete.
+
+use std::time::{Duration, Instant};
+
+use crate::support::{BIN, catalog, read_report};
+
+#[test]
+fn interrupting_a_run_leaves_a_valid_partial_report() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let mut child = std::process::Command::new(BIN)
+        .args([
+            "run",
+            "--filter",
+            "handler.slow-handler",
+            "--repeat",
+            "200",
+            "--scenarios",
+            catalog().to_str().expect("utf-8"),
+            "--out",
+            out.path().to_str().expect("utf-8"),
+        ])
+        .env("CI", "1")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the CLI runs");
+    let started = Instant::now();
+    loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no result on disk"
+        );
+        let done = std::fs::read_to_string(out.path().join("report.json"))
+            .ok()
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+            .and_then(|report| report["results"].as_array().map(Vec::len))
+            .unwrap_or(0);
+        if done >= 2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let signalled = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(signalled.success());
+    let status = child.wait().expect("the CLI ends");
+    assert_eq!(status.code(), Some(130));
+    let report = read_report(out.path());
+    assert_eq!(report["complete"], false);
+    assert!(
+        report["interrupted"]
+            .as_str()
+            .expect("why")
+            .contains("interrupted")
+    );
+    let results = report["results"].as_array().expect("results").len();
+    assert!((2..200).contains(&results), "{results} results");
+    assert!(
+        out.path().join("report.html").exists(),
+        "the other formats are written too"
+    );
+}

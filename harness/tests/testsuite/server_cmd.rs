@@ -1,0 +1,88 @@
+//! `--server-cmd`: the harness starts the server, and a server that dies
+//! mid-run yields `error` verdicts with its exit status, the rest of the run
+//! completing.
+
+use std::time::{Duration, Instant};
+
+use crate::support::{BIN, copy_scenario, read_report, run, stderr};
+
+#[test]
+fn a_server_command_runs_the_catalog() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let command = format!("{BIN} serve --port {{port}} --enable-probes");
+    let output = run(&[
+        "run",
+        "--server-cmd",
+        &command,
+        "--filter",
+        "channel.parallel-rendezvous-8",
+        "--out",
+        out.path().to_str().expect("utf-8"),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(read_report(out.path())["results"][0]["verdict"], "pass");
+}
+
+#[test]
+fn a_server_killed_mid_run_gives_error_verdicts_with_its_exit_status() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    copy_scenario(dir.path(), "channel/parallel-rendezvous-8.toml");
+    copy_scenario(dir.path(), "handler/slow-handler.toml");
+    let out = tempfile::tempdir().expect("temp dir");
+    let pid_file = dir.path().join("server.pid");
+    let command = format!(
+        "echo $$ > {}; exec {BIN} serve --port {{port}} --enable-probes",
+        pid_file.display()
+    );
+    let mut child = std::process::Command::new(BIN)
+        .args([
+            "run",
+            "--server-cmd",
+            &command,
+            "--no-restart",
+            "--repeat",
+            "5",
+            "--scenarios",
+            dir.path().to_str().expect("utf-8"),
+            "--out",
+            out.path().to_str().expect("utf-8"),
+        ])
+        .env("CI", "1")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the CLI runs");
+    // Kill the server once the first result is on disk.
+    let started = Instant::now();
+    loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no first result"
+        );
+        let results = std::fs::read_to_string(out.path().join("report.json"))
+            .ok()
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+            .and_then(|report| report["results"].as_array().map(Vec::len))
+            .unwrap_or(0);
+        if results >= 1 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = std::fs::read_to_string(&pid_file).expect("pid file");
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", pid.trim()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let output = child.wait_with_output().expect("the CLI ends");
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let report = read_report(out.path());
+    assert_eq!(report["complete"], true, "the rest of the run completes");
+    let results = report["results"].as_array().expect("results");
+    assert_eq!(results.len(), 10);
+    let last = results.last().expect("a last result");
+    assert_eq!(last["verdict"], "error", "{last}");
+    assert_eq!(last["reason_kind"], "target");
+    let reason = last["reason"].as_str().expect("reason");
+    assert!(reason.contains("killed by signal 9"), "{reason}");
+}

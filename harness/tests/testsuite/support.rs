@@ -1,0 +1,47 @@
+//! Running the CLI binary and making scenario directories for tests.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_grpc-conformance");
+
+/// The repository's scenario catalog.
+pub fn catalog() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
+}
+
+/// Runs the CLI to completion.
+pub fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env("CI", "1")
+        .output()
+        .expect("the CLI runs")
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A scenario directory with the given files (`area/name.toml` → text).
+pub fn scenario_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    for (name, text) in files {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write scenario");
+    }
+    dir
+}
+
+/// Copies one scenario of the catalog into a directory.
+pub fn copy_scenario(dir: &Path, relative: &str) {
+    let target = dir.join(relative);
+    std::fs::create_dir_all(target.parent().expect("a parent")).expect("mkdir");
+    std::fs::copy(catalog().join(relative), target).expect("copy scenario");
+}
+
+pub fn read_report(dir: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join("report.json")).expect("report.json exists");
+    serde_json::from_str(&text).expect("report.json is valid JSON")
+}
