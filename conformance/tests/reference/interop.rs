@@ -10,7 +10,7 @@ use conformance::proto::grpc_testing::{
 };
 use tokio_stream::StreamExt;
 use tonic::Code;
-use tonic::metadata::{MetadataValue, BinaryMetadataValue};
+use tonic::metadata::{BinaryMetadataValue, MetadataValue};
 
 use crate::support::Fixture;
 
@@ -38,7 +38,11 @@ fn output_request(sizes: &[i32], interval_us: i32) -> StreamingOutputCallRequest
 #[tokio::test]
 async fn empty_unary() {
     let fixture = Fixture::healthy().await;
-    let response = fixture.test().empty_call(Empty {}).await.expect("EmptyCall");
+    let response = fixture
+        .test()
+        .empty_call(Empty {})
+        .await
+        .expect("EmptyCall");
     assert_eq!(response.into_inner(), Empty {});
 }
 
@@ -108,7 +112,11 @@ async fn ping_pong() {
         if index > 0 {
             tx.send(output_request(&[*size], 0)).await.expect("send");
         }
-        let reply = responses.message().await.expect("reply").expect("a reply per request");
+        let reply = responses
+            .message()
+            .await
+            .expect("reply")
+            .expect("a reply per request");
         assert_eq!(reply.payload.expect("payload").body.len() as i32, *size);
     }
     drop(tx);
@@ -170,29 +178,50 @@ async fn custom_metadata() {
         payload: payload(271_828),
         ..Default::default()
     });
-    request.metadata_mut().insert("x-grpc-test-echo-initial", initial.clone());
+    request
+        .metadata_mut()
+        .insert("x-grpc-test-echo-initial", initial.clone());
     request
         .metadata_mut()
         .insert_bin("x-grpc-test-echo-trailing-bin", trailing.clone());
     // tonic folds unary trailers into the response metadata.
     let response = fixture.test().unary_call(request).await.expect("UnaryCall");
-    assert_eq!(response.metadata().get("x-grpc-test-echo-initial"), Some(&initial));
+    assert_eq!(
+        response.metadata().get("x-grpc-test-echo-initial"),
+        Some(&initial)
+    );
     assert_eq!(
         response.metadata().get_bin("x-grpc-test-echo-trailing-bin"),
         Some(&trailing)
     );
 
     let mut request = tonic::Request::new(tokio_stream::iter([output_request(&[314_159], 0)]));
-    request.metadata_mut().insert("x-grpc-test-echo-initial", initial.clone());
+    request
+        .metadata_mut()
+        .insert("x-grpc-test-echo-initial", initial.clone());
     request
         .metadata_mut()
         .insert_bin("x-grpc-test-echo-trailing-bin", trailing.clone());
-    let response = fixture.test().full_duplex_call(request).await.expect("FullDuplexCall");
-    assert_eq!(response.metadata().get("x-grpc-test-echo-initial"), Some(&initial));
+    let response = fixture
+        .test()
+        .full_duplex_call(request)
+        .await
+        .expect("FullDuplexCall");
+    assert_eq!(
+        response.metadata().get("x-grpc-test-echo-initial"),
+        Some(&initial)
+    );
     let mut responses = response.into_inner();
     while responses.message().await.expect("response").is_some() {}
-    let trailers = responses.trailers().await.expect("trailers").expect("some trailers");
-    assert_eq!(trailers.get_bin("x-grpc-test-echo-trailing-bin"), Some(&trailing));
+    let trailers = responses
+        .trailers()
+        .await
+        .expect("trailers")
+        .expect("some trailers");
+    assert_eq!(
+        trailers.get_bin("x-grpc-test-echo-trailing-bin"),
+        Some(&trailing)
+    );
 }
 
 #[tokio::test]
@@ -255,7 +284,10 @@ async fn half_duplex_buffers_until_half_close() {
         .expect("HalfDuplexCall")
         .into_inner();
     let early = tokio::time::timeout(Duration::from_millis(200), responses.message()).await;
-    assert!(early.is_err(), "a reply came before the half-close: {early:?}");
+    assert!(
+        early.is_err(),
+        "a reply came before the half-close: {early:?}"
+    );
     drop(tx);
     let sizes: Vec<usize> = responses
         .map(|reply| reply.expect("reply").payload.expect("payload").body.len())

@@ -25,7 +25,12 @@ fn hold(tag: &str, mode: HoldMode, duration_ms: u32, scope: &str) -> HoldRequest
 #[tokio::test]
 async fn info_describes_the_server() {
     let fixture = Fixture::healthy().await;
-    let info = fixture.probe().info(InfoRequest {}).await.expect("Info").into_inner();
+    let info = fixture
+        .probe()
+        .info(InfoRequest {})
+        .await
+        .expect("Info")
+        .into_inner();
     assert_eq!(info.implementation, "tonic");
     assert!(info.unsafe_holds_enabled);
 }
@@ -151,7 +156,12 @@ async fn cancellation_is_observed_and_gauge_returns_to_zero() {
     let mut probe = fixture.probe();
     let call = tokio::spawn(async move {
         probe
-            .hold(hold("cancel-me", HoldMode::UntilCancelled, 60_000, "cancel"))
+            .hold(hold(
+                "cancel-me",
+                HoldMode::UntilCancelled,
+                60_000,
+                "cancel",
+            ))
             .await
     });
     wait_running(&fixture, "cancel-me").await;
@@ -184,7 +194,10 @@ async fn deadline_reaches_the_handler() {
     let mut request = tonic::Request::new(hold("deadline", HoldMode::UntilCancelled, 60_000, ""));
     request.set_timeout(Duration::from_millis(300));
     let err = fixture.probe().hold(request).await.expect_err("deadline");
-    assert!(matches!(err.code(), Code::DeadlineExceeded | Code::Cancelled), "{err:?}");
+    assert!(
+        matches!(err.code(), Code::DeadlineExceeded | Code::Cancelled),
+        "{err:?}"
+    );
     let observed = fixture
         .probe()
         .observe(ObserveRequest {
@@ -306,7 +319,10 @@ async fn panic_ends_only_its_rpc_with_internal() {
         .await
         .expect_err("a panic ends the call");
     assert_eq!(err.code(), Code::Internal, "{err:?}");
-    let sibling = sibling.await.expect("task").expect("sibling on the same connection");
+    let sibling = sibling
+        .await
+        .expect("task")
+        .expect("sibling on the same connection");
     let after = fixture
         .test()
         .empty_call(Empty {})
@@ -336,7 +352,10 @@ async fn panic_kills_connection_defect_breaks_the_sibling() {
             .await
     });
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let _ = fixture.probe().hold(hold("boom", HoldMode::Panic, 0, "")).await;
+    let _ = fixture
+        .probe()
+        .hold(hold("boom", HoldMode::Panic, 0, ""))
+        .await;
     let sibling = sibling.await.expect("task");
     assert!(sibling.is_err(), "the defect must break the sibling");
 }
