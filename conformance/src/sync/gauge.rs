@@ -20,7 +20,9 @@ pub struct Counts {
 /// One gauge.
 #[derive(Debug, Default)]
 pub struct Gauge {
-    counts: Mutex<Counts>,
+    /// Shared with the guards, so that entering only needs `&self` (a
+    /// `self: &Arc<Self>` receiver would not accept loom's `Arc`).
+    counts: Arc<Mutex<Counts>>,
 }
 
 impl Gauge {
@@ -30,7 +32,7 @@ impl Gauge {
 
     /// Counts one handler in until the returned guard is dropped. Returns the
     /// guard and the in-flight count including this handler.
-    pub fn enter(self: &Arc<Self>) -> (GaugeGuard, u32) {
+    pub fn enter(&self) -> (GaugeGuard, u32) {
         let mut counts = lock(&self.counts);
         counts.in_flight = counts.in_flight.saturating_add(1);
         counts.max_in_flight = counts.max_in_flight.max(counts.in_flight);
@@ -38,7 +40,7 @@ impl Gauge {
         drop(counts);
         (
             GaugeGuard {
-                gauge: Arc::clone(self),
+                counts: Arc::clone(&self.counts),
             },
             now,
         )
@@ -61,12 +63,12 @@ impl Gauge {
 /// Keeps a handler counted in its gauge; leaving (drop) counts it out.
 #[derive(Debug)]
 pub struct GaugeGuard {
-    gauge: Arc<Gauge>,
+    counts: Arc<Mutex<Counts>>,
 }
 
 impl Drop for GaugeGuard {
     fn drop(&mut self) {
-        let mut counts = lock(&self.gauge.counts);
+        let mut counts = lock(&self.counts);
         counts.in_flight = counts.in_flight.saturating_sub(1);
     }
 }

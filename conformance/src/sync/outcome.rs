@@ -48,7 +48,9 @@ const MAX_ENTRIES: usize = 100_000;
 /// Handler outcomes by tag.
 #[derive(Debug, Default)]
 pub struct OutcomeRecorder {
-    inner: Mutex<Inner>,
+    /// Shared with the records, so that beginning only needs `&self` (a
+    /// `self: &Arc<Self>` receiver would not accept loom's `Arc`).
+    inner: Arc<Mutex<Inner>>,
 }
 
 #[derive(Debug, Default)]
@@ -65,7 +67,7 @@ impl OutcomeRecorder {
     /// Records a handler entering under `tag` (replacing an older handler of
     /// that tag). The returned record must be finished or dropped.
     pub fn begin(
-        self: &Arc<Self>,
+        &self,
         tag: &str,
         connection_id: &str,
         deadline: Option<Duration>,
@@ -90,7 +92,7 @@ impl OutcomeRecorder {
             },
         );
         HandlerRecord {
-            recorder: Arc::clone(self),
+            recorder: Arc::clone(&self.inner),
             tag: tag.to_owned(),
             serial,
             settled: false,
@@ -107,22 +109,12 @@ impl OutcomeRecorder {
             deadline: entry.deadline,
         })
     }
-
-    fn settle(&self, tag: &str, serial: u64, state: HandlerState) {
-        let mut inner = lock(&self.inner);
-        if let Some(entry) = inner.entries.get_mut(tag) {
-            if entry.serial == serial && entry.state == HandlerState::Running {
-                entry.state = state;
-                entry.ended = Some(Instant::now());
-            }
-        }
-    }
 }
 
 /// A running handler's entry in the recorder.
 #[derive(Debug)]
 pub struct HandlerRecord {
-    recorder: Arc<OutcomeRecorder>,
+    recorder: Arc<Mutex<Inner>>,
     tag: String,
     serial: u64,
     settled: bool,
@@ -142,7 +134,15 @@ impl HandlerRecord {
     fn settle(&mut self, state: HandlerState) {
         if !self.settled {
             self.settled = true;
-            self.recorder.settle(&self.tag, self.serial, state);
+            let mut inner = lock(&self.recorder);
+            // A newer handler that reused the tag owns the entry now; and only
+            // the first final state counts.
+            if let Some(entry) = inner.entries.get_mut(&self.tag) {
+                if entry.serial == self.serial && entry.state == HandlerState::Running {
+                    entry.state = state;
+                    entry.ended = Some(Instant::now());
+                }
+            }
         }
     }
 }

@@ -3,10 +3,11 @@
 //! takes it back out of the count, so a barrier never releases with fewer
 //! parties actually inside.
 //!
-//! The state is a plain mutex-guarded counter plus the wakers of the waiters,
-//! so loom can check it exhaustively (`tests/loom_sync.rs`).
+//! The state is a plain mutex-guarded map of the waiters' wakers in arrival
+//! order, so loom can check it exhaustively (`tests/loom_sync.rs`) and the
+//! poll-level tests can drive it step by step (`tests/sync_poll.rs`).
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
@@ -17,19 +18,23 @@ use super::shim::{Arc, Mutex, lock};
 #[derive(Debug)]
 pub struct Barrier {
     parties: u32,
-    state: Mutex<State>,
+    /// Shared with the [`Arrival`]s, so that arriving only needs `&self`
+    /// (a `self: &Arc<Self>` receiver would not accept loom's `Arc`).
+    state: Arc<Mutex<State>>,
 }
 
 #[derive(Debug, Default)]
 struct State {
-    /// Bumped at every release; a waiter is released when it changes.
-    generation: u64,
-    /// Callers inside in the current generation.
-    arrived: u32,
+    /// Wakers of the callers inside now, by waiter id.
+    /// Ids only grow, so the map's order is the order of arrival (and waking
+    /// follows it: a `BTreeMap` keeps that deterministic, which loom needs to
+    /// replay an execution).
+    waiters: BTreeMap<u64, Waker>,
+    /// Callers released but not polled since, by waiter id, with their arrival
+    /// order within their release.
+    released: BTreeMap<u64, u32>,
     /// Source of waiter ids.
     next_id: u64,
-    /// Wakers of the callers inside, by waiter id.
-    waiters: HashMap<u64, Waker>,
 }
 
 impl Barrier {
@@ -37,7 +42,7 @@ impl Barrier {
     pub fn new(parties: u32) -> Self {
         Self {
             parties: parties.max(1),
-            state: Mutex::new(State::default()),
+            state: Arc::new(Mutex::new(State::default())),
         }
     }
 
@@ -47,35 +52,41 @@ impl Barrier {
 
     /// Callers waiting now.
     pub fn waiting(&self) -> u32 {
-        lock(&self.state).arrived
+        count(&lock(&self.state).waiters)
     }
 
     /// Arrives at the barrier. The future resolves, with the caller's 1-based
-    /// arrival order, once `parties` callers are inside. Dropping it before then
-    /// leaves the barrier.
-    pub fn arrive(self: &Arc<Self>) -> Arrival {
+    /// arrival order within its release, once `parties` callers are inside.
+    /// Dropping it before then leaves the barrier (and the callers that came
+    /// after it move up one place).
+    pub fn arrive(&self) -> Arrival {
         Arrival {
-            barrier: Arc::clone(self),
+            parties: self.parties,
+            state: Arc::clone(&self.state),
             phase: Phase::NotArrived,
         }
     }
 }
 
+fn count(waiters: &BTreeMap<u64, Waker>) -> u32 {
+    u32::try_from(waiters.len()).unwrap_or(u32::MAX)
+}
+
 /// The future returned by [`Barrier::arrive`].
 #[derive(Debug)]
 pub struct Arrival {
-    barrier: Arc<Barrier>,
+    parties: u32,
+    state: Arc<Mutex<State>>,
     phase: Phase,
 }
 
 #[derive(Debug, Clone, Copy)]
 enum Phase {
+    /// Not polled yet: not counted.
     NotArrived,
-    Waiting {
-        generation: u64,
-        id: u64,
-        arrival: u32,
-    },
+    /// Counted, inside under this waiter id (until released or dropped).
+    Waiting { id: u64 },
+    /// Returned its arrival order.
     Released,
 }
 
@@ -84,17 +95,21 @@ impl Future for Arrival {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<u32> {
         let this = &mut *self;
-        let mut state = lock(&this.barrier.state);
+        let mut state = lock(&this.state);
         match this.phase {
             Phase::NotArrived => {
-                state.arrived += 1;
-                let arrival = state.arrived;
-                if arrival >= this.barrier.parties {
-                    state.generation = state.generation.wrapping_add(1);
-                    state.arrived = 0;
+                let arrival = count(&state.waiters).saturating_add(1);
+                if arrival >= this.parties {
+                    // The last one in: number the others in their order of
+                    // arrival and wake them.
                     let waiters = std::mem::take(&mut state.waiters);
+                    let mut wakers = Vec::with_capacity(waiters.len());
+                    for (order, (id, waker)) in (1..).zip(waiters) {
+                        state.released.insert(id, order);
+                        wakers.push(waker);
+                    }
                     drop(state);
-                    for (_, waker) in waiters {
+                    for waker in wakers {
                         waker.wake();
                     }
                     this.phase = Phase::Released;
@@ -103,23 +118,20 @@ impl Future for Arrival {
                 let id = state.next_id;
                 state.next_id = state.next_id.wrapping_add(1);
                 state.waiters.insert(id, cx.waker().clone());
-                this.phase = Phase::Waiting {
-                    generation: state.generation,
-                    id,
-                    arrival,
-                };
+                this.phase = Phase::Waiting { id };
                 Poll::Pending
             }
-            Phase::Waiting {
-                generation,
-                id,
-                arrival,
-            } => {
-                if state.generation != generation {
+            Phase::Waiting { id } => {
+                if let Some(arrival) = state.released.remove(&id) {
                     this.phase = Phase::Released;
                     return Poll::Ready(arrival);
                 }
-                state.waiters.insert(id, cx.waker().clone());
+                match state.waiters.get_mut(&id) {
+                    Some(waker) if waker.will_wake(cx.waker()) => {}
+                    Some(waker) => waker.clone_from(cx.waker()),
+                    // Unreachable: a waiting id is in one of the two maps.
+                    None => {}
+                }
                 Poll::Pending
             }
             Phase::Released => Poll::Pending,
@@ -129,13 +141,13 @@ impl Future for Arrival {
 
 impl Drop for Arrival {
     fn drop(&mut self) {
-        if let Phase::Waiting { generation, id, .. } = self.phase {
-            let mut state = lock(&self.barrier.state);
-            // Still inside the same generation: leave it, so that the count
-            // only ever holds callers that are really waiting.
-            if state.generation == generation {
-                state.arrived = state.arrived.saturating_sub(1);
-                state.waiters.remove(&id);
+        if let Phase::Waiting { id } = self.phase {
+            let mut state = lock(&self.state);
+            // Still inside: leave, so that the count only ever holds callers
+            // that are really waiting. Already released: the release counted
+            // this caller; forget its unread arrival order.
+            if state.waiters.remove(&id).is_none() {
+                state.released.remove(&id);
             }
         }
     }
@@ -144,12 +156,14 @@ impl Drop for Arrival {
 /// Barriers by group name, created on first use.
 #[derive(Debug, Default)]
 pub struct Barriers {
-    by_group: Mutex<HashMap<String, Arc<Barrier>>>,
+    by_group: Mutex<BTreeMap<String, Arc<Barrier>>>,
 }
 
 /// Two calls named the same group with different party counts.
 #[derive(Debug, thiserror::Error)]
-#[error("rendezvous group {group:?} is waiting for {existing} parties, this call asked for {requested}")]
+#[error(
+    "rendezvous group {group:?} is waiting for {existing} parties, this call asked for {requested}"
+)]
 pub struct PartiesMismatch {
     pub group: String,
     pub existing: u32,

@@ -114,9 +114,12 @@ macro_rules! registry {
 }
 
 registry! {
+    // channel
     rendezvous::Rendezvous,
-    slow_handler::SlowHandler,
+    // stream
     duplex_sequence::DuplexSequence,
+    // handler
+    slow_handler::SlowHandler,
 }
 
 pub fn find(name: &str) -> Option<&'static DriverSpec> {
