@@ -137,11 +137,12 @@ impl HandlerRecord {
             let mut inner = lock(&self.recorder);
             // A newer handler that reused the tag owns the entry now; and only
             // the first final state counts.
-            if let Some(entry) = inner.entries.get_mut(&self.tag) {
-                if entry.serial == self.serial && entry.state == HandlerState::Running {
-                    entry.state = state;
-                    entry.ended = Some(Instant::now());
-                }
+            if let Some(entry) = inner.entries.get_mut(&self.tag)
+                && entry.serial == self.serial
+                && entry.state == HandlerState::Running
+            {
+                entry.state = state;
+                entry.ended = Some(Instant::now());
             }
         }
     }
