@@ -13,14 +13,19 @@ pub enum ClientDefect {
     /// Every clone of a channel handle opens a connection of its own (a
     /// client library whose "shared" channel is not shared).
     ChannelPerClone,
+    /// Streaming drivers use one task that sends everything before reading
+    /// anything: the shape that deadlocks on HTTP/2 flow control.
+    SendAllThenRead,
 }
 
 impl ClientDefect {
-    pub const ALL: [ClientDefect; 1] = [ClientDefect::ChannelPerClone];
+    pub const ALL: [ClientDefect; 2] =
+        [ClientDefect::ChannelPerClone, ClientDefect::SendAllThenRead];
 
     pub fn name(self) -> &'static str {
         match self {
             ClientDefect::ChannelPerClone => "channel-per-clone",
+            ClientDefect::SendAllThenRead => "send-all-then-read",
         }
     }
 }
@@ -84,6 +89,10 @@ pub fn describe_all() -> Vec<(String, &'static str)> {
     all.push((
         ClientDefect::ChannelPerClone.to_string(),
         "each clone of a channel handle opens its own connection",
+    ));
+    all.push((
+        ClientDefect::SendAllThenRead.to_string(),
+        "one task sends a whole stream before reading any reply",
     ));
     all
 }

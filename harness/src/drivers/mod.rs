@@ -116,10 +116,33 @@ macro_rules! registry {
 registry! {
     // channel
     rendezvous::Rendezvous,
+    shared_use::SharedUse,
+    duplex_rounds::DuplexRounds,
+    parallelism_factor::ParallelismFactor,
+    one_connection::OneConnection,
+    services_mix::ServicesMix,
+    mixed_kinds::MixedKinds,
+    stream_limit::StreamLimit,
+    clone_drop::CloneDrop,
+    bursts::Bursts,
     // stream
     duplex_sequence::DuplexSequence,
+    duplex_large::DuplexLarge,
+    half_close::HalfClose,
+    half_duplex::HalfDuplex,
+    call_order::CallOrder,
+    producers::Producers,
+    cancel_half::CancelHalf,
     // handler
     slow_handler::SlowHandler,
+    blocking_capacity::BlockingCapacity,
+    failing_sibling::FailingSibling,
+    panic_sibling::PanicSibling,
+    cancel_sibling::CancelSibling,
+    deadline::DeadlinePropagation,
+    stalled_reader::StalledReader,
+    echo_metadata::EchoMetadata,
+    graceful_shutdown::GracefulShutdown,
 }
 
 pub fn find(name: &str) -> Option<&'static DriverSpec> {

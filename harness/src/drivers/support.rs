@@ -148,3 +148,188 @@ pub async fn observe(
         .await
         .map(tonic::Response::into_inner)
 }
+
+// ---- Handler-isolation helpers (bounded RPCs in tasks, gauges, streams) ----
+
+/// How a bounded RPC ended when it did not answer OK.
+#[derive(Debug)]
+pub enum RpcError {
+    /// The target answered with a status (or the transport failed).
+    Status(tonic::Status),
+    /// No answer within the limit.
+    Stalled(Stalled),
+    /// The task running the RPC failed (a harness problem).
+    Task(String),
+}
+
+impl std::fmt::Display for RpcError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RpcError::Status(status) => f.write_str(&brief(status)),
+            RpcError::Stalled(stalled) => stalled.fmt(f),
+            RpcError::Task(reason) => write!(f, "task failed: {reason}"),
+        }
+    }
+}
+
+impl RpcError {
+    /// The status the RPC ended with, if it ended with one.
+    pub fn status(&self) -> Option<&tonic::Status> {
+        match self {
+            RpcError::Status(status) => Some(status),
+            _ => None,
+        }
+    }
+}
+
+/// True when a status comes from a broken transport rather than from the
+/// server's handler: UNAVAILABLE, or any status the client library made up
+/// from an underlying error (connection reset, stream reset, I/O error).
+pub fn is_transport_failure(status: &tonic::Status) -> bool {
+    status.code() == tonic::Code::Unavailable || std::error::Error::source(status).is_some()
+}
+
+/// Runs one RPC in its own task for at most `limit`, drawn on the timeline
+/// as `label`.
+pub fn spawn_rpc<T, F>(
+    ctx: &super::Ctx,
+    label: impl Into<String>,
+    limit: Duration,
+    call: F,
+) -> tokio::task::JoinHandle<Result<tonic::Response<T>, RpcError>>
+where
+    T: Send + 'static,
+    F: Future<Output = Result<tonic::Response<T>, tonic::Status>> + Send + 'static,
+{
+    let label = label.into();
+    let span = ctx.timeline().start(label.clone());
+    tokio::spawn(async move {
+        let outcome = match within(limit, label, call).await {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(status)) => Err(RpcError::Status(status)),
+            Err(stalled) => Err(RpcError::Stalled(stalled)),
+        };
+        span.end(outcome.is_ok());
+        outcome
+    })
+}
+
+/// Awaits a task started by [`spawn_rpc`] (or [`spawn_output_stream`]).
+pub async fn join_rpc<T>(
+    task: tokio::task::JoinHandle<Result<T, RpcError>>,
+) -> Result<T, RpcError> {
+    task.await
+        .unwrap_or_else(|join| Err(RpcError::Task(join.to_string())))
+}
+
+/// Reads the in-flight gauge of `scope`, the call bounded by `limit` (a
+/// stalled server stalls its gauge too).
+pub async fn read_gauge(
+    probe: &mut ProbeServiceClient<Channel>,
+    scope: &str,
+    limit: Duration,
+) -> Result<conformance::proto::probe::GaugeResponse, String> {
+    let request = conformance::proto::probe::GaugeRequest {
+        scope: scope.to_owned(),
+        reset_max: false,
+    };
+    match within(limit, format!("Gauge({scope})"), probe.gauge(request)).await {
+        Ok(Ok(response)) => Ok(response.into_inner()),
+        Ok(Err(status)) => Err(format!("Gauge failed: {}", brief(&status))),
+        Err(stalled) => Err(stalled.to_string()),
+    }
+}
+
+/// Polls the gauge of `scope` until `done(in_flight)` holds, for at most
+/// `limit` in all (each call bounded too). The error says what was seen last.
+pub async fn wait_gauge(
+    probe: &mut ProbeServiceClient<Channel>,
+    scope: &str,
+    limit: Duration,
+    done: impl Fn(u32) -> bool,
+) -> Result<conformance::proto::probe::GaugeResponse, String> {
+    let give_up = tokio::time::Instant::now() + limit;
+    loop {
+        let left = give_up.saturating_duration_since(tokio::time::Instant::now());
+        let gauge = read_gauge(probe, scope, left.max(Duration::from_millis(1))).await?;
+        if done(gauge.in_flight) {
+            return Ok(gauge);
+        }
+        if tokio::time::Instant::now() >= give_up {
+            return Err(format!(
+                "the gauge still read {} in flight after {} ms",
+                gauge.in_flight,
+                limit.as_millis()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// How a server stream ended well.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamDone {
+    /// Messages received.
+    pub messages: usize,
+    /// When the stream ended with status OK.
+    pub ended: std::time::Instant,
+}
+
+/// Runs one StreamingOutputCall in its own task for at most `limit` in all,
+/// reading every response; `first` (if given) is told `index` when the first
+/// response arrives. Drawn on the timeline as `label`.
+pub fn spawn_output_stream(
+    ctx: &super::Ctx,
+    channel: Channel,
+    label: impl Into<String>,
+    request: StreamingOutputCallRequest,
+    limit: Duration,
+    first: Option<(usize, tokio::sync::mpsc::UnboundedSender<usize>)>,
+) -> tokio::task::JoinHandle<Result<StreamDone, RpcError>> {
+    let label = label.into();
+    let mut span = ctx.timeline().start(label.clone());
+    tokio::spawn(async move {
+        let mut test = test_client(channel);
+        let read = async {
+            let mut stream = test.streaming_output_call(request).await?.into_inner();
+            let mut messages = 0usize;
+            while stream.message().await?.is_some() {
+                messages += 1;
+                if messages == 1 {
+                    span.first_message();
+                    if let Some((index, first)) = &first {
+                        let _ = first.send(*index);
+                    }
+                }
+            }
+            Ok::<_, tonic::Status>(messages)
+        };
+        let outcome = match within(limit, label, read).await {
+            Ok(Ok(messages)) => Ok(StreamDone {
+                messages,
+                ended: std::time::Instant::now(),
+            }),
+            Ok(Err(status)) => Err(RpcError::Status(status)),
+            Err(stalled) => Err(RpcError::Stalled(stalled)),
+        };
+        span.end(outcome.is_ok());
+        outcome
+    })
+}
+
+/// Waits until `count` signals arrived on `signals`, for at most `limit`;
+/// returns how many did.
+pub async fn wait_signals(
+    signals: &mut tokio::sync::mpsc::UnboundedReceiver<usize>,
+    count: usize,
+    limit: Duration,
+) -> usize {
+    let mut seen = 0usize;
+    let _ = within(limit, "signals", async {
+        while seen < count && signals.recv().await.is_some() {
+            seen += 1;
+        }
+    })
+    .await;
+    seen
+}

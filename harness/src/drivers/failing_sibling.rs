@@ -1,0 +1,175 @@
+//! `failing-sibling`: a handler that ends with an error status ends only its
+//! own RPC; sibling streams on the same connection run on to the end, and the
+//! connection stays usable.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use conformance::proto::grpc_testing::{EchoStatus, SimpleRequest};
+use serde::Deserialize;
+
+use super::{
+    Ctx, Driver, DriverResult, RpcError, join_rpc, output_request, spawn_output_stream, spawn_rpc,
+    test_client, unary_request, wait_signals,
+};
+use crate::verdict::Finding;
+
+pub struct FailingSibling;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    /// Sibling StreamingOutputCalls in flight when the failure happens.
+    pub siblings: usize,
+    /// Responses each sibling streams.
+    pub responses: usize,
+    /// Server-side delay before each sibling response.
+    pub interval_ms: u64,
+    /// The status code the failing handler is asked to end with.
+    pub code: i32,
+    /// How long any one RPC may take.
+    pub timeout_ms: u64,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Self {
+            siblings: 8,
+            responses: 3,
+            interval_ms: 150,
+            code: 13,
+            timeout_ms: 5_000,
+        }
+    }
+}
+
+impl Driver for FailingSibling {
+    const NAME: &'static str = "failing-sibling";
+    const METHOD: &'static str = "Starts the sibling StreamingOutputCalls on one channel (one connection), each streaming `responses` responses `interval_ms` apart, and waits until every sibling has its first response. Then a UnaryCall on the same channel asks the server (EchoStatus) to end with `code` and a unique message. Checks: the failing call ends with exactly that code and message; every sibling then receives all its responses and ends OK, after the failing call had ended (ordering proof that they were open when the handler failed); a later UnaryCall on the same channel succeeds; the client opened exactly one TCP connection.";
+    const EVIDENCE: &'static str = "The failing call's status, each sibling's responses and end relative to the failure, the follow-up call, the TCP connection count; a timeline of every RPC.";
+    type Params = Params;
+
+    async fn run(ctx: Ctx, params: Arc<Params>) -> DriverResult {
+        let channel = ctx.channel()?;
+        let limit = Duration::from_millis(params.timeout_ms);
+        let responses = params.responses.max(2);
+        let sizes = vec![16; responses];
+        let interval = Duration::from_millis(params.interval_ms);
+
+        let (first_tx, mut first_rx) = tokio::sync::mpsc::unbounded_channel();
+        let siblings: Vec<_> = (0..params.siblings)
+            .map(|index| {
+                spawn_output_stream(
+                    &ctx,
+                    channel.handle(),
+                    format!("sibling StreamingOutputCall #{index}"),
+                    output_request(&sizes, interval),
+                    limit,
+                    Some((index, first_tx.clone())),
+                )
+            })
+            .collect();
+        drop(first_tx);
+        let started = wait_signals(&mut first_rx, params.siblings, limit).await;
+        if started < params.siblings {
+            return Ok(Finding::fail(format!(
+                "only {started} of {} sibling streams delivered a first response within {} ms (before any failure was triggered)",
+                params.siblings,
+                limit.as_millis()
+            )));
+        }
+
+        // The failing handler.
+        let message = ctx.unique("deliberate failure");
+        let request = SimpleRequest {
+            response_status: Some(EchoStatus {
+                code: params.code,
+                message: message.clone(),
+            }),
+            ..unary_request(16, 0)
+        };
+        let mut test = test_client(channel.handle());
+        let failing = spawn_rpc(&ctx, "failing UnaryCall", limit, async move { test.unary_call(request).await });
+        let failing = join_rpc(failing).await;
+        let failed_at = Instant::now();
+        let mut problems = Vec::new();
+        let failure_line = match &failing {
+            Ok(_) => {
+                problems.push(format!("the failing call answered OK instead of code {}", params.code));
+                "the failing call answered OK".to_owned()
+            }
+            Err(RpcError::Status(status)) => {
+                if i32::from(status.code()) != params.code || status.message() != message {
+                    problems.push(format!(
+                        "the failing call ended with {} instead of code {} and its own message",
+                        super::brief(status),
+                        params.code
+                    ));
+                }
+                format!("the failing call ended with {}", super::brief(status))
+            }
+            Err(other) => {
+                problems.push(format!("the failing call did not end with a status: {other}"));
+                format!("the failing call: {other}")
+            }
+        };
+
+        // The siblings must run on to the end.
+        let mut completed = 0usize;
+        let mut ended_after_failure = 0usize;
+        for (index, sibling) in siblings.into_iter().enumerate() {
+            match join_rpc(sibling).await {
+                Ok(done) if done.messages == responses => {
+                    completed += 1;
+                    if done.ended > failed_at {
+                        ended_after_failure += 1;
+                    }
+                }
+                Ok(done) => problems.push(format!(
+                    "sibling #{index} ended OK with {} of {responses} responses",
+                    done.messages
+                )),
+                Err(err) => problems.push(format!("sibling #{index} broke: {err}")),
+            }
+        }
+
+        // The connection still serves.
+        let mut test = test_client(channel.handle());
+        let follow_up = spawn_rpc(&ctx, "follow-up UnaryCall", limit, async move {
+            test.unary_call(unary_request(16, 0)).await
+        });
+        if let Err(err) = join_rpc(follow_up).await {
+            problems.push(format!("a later UnaryCall on the same channel failed: {err}"));
+        }
+        let opened = channel.connections_opened();
+        if opened != 1 {
+            problems.push(format!(
+                "the client opened {opened} TCP connections: the first one did not survive the failure"
+            ));
+        }
+
+        let finding = if let Some(first) = problems.first() {
+            Finding::fail(format!(
+                "a handler ending with an error status broke other RPCs or its connection: {first}"
+            ))
+        } else if ended_after_failure == 0 {
+            return Err(super::DriverError::target(format!(
+                "inconclusive: every sibling stream ended before the failing call did, so none was provably open during the failure (raise interval_ms; it is {} ms)",
+                params.interval_ms
+            )));
+        } else {
+            Finding::pass().evidence(format!(
+                "{completed} sibling streams received all {responses} responses and ended OK; {ended_after_failure} of them ended after the failing call had ended (they were open during the failure)"
+            ))
+        };
+        let mut finding = finding.evidence(failure_line);
+        for problem in problems.iter().skip(1) {
+            finding = finding.evidence(problem.clone());
+        }
+        Ok(finding
+            .evidence(format!("client opened {opened} TCP connection(s)"))
+            .figure("siblings_completed", completed as f64)
+            .figure("siblings_open_during_failure", ended_after_failure as f64)
+            .figure("client_connections", opened as f64))
+    }
+}

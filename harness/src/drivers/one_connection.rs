@@ -1,0 +1,117 @@
+//! `one-connection`: all RPCs of one channel ride one HTTP/2 connection,
+//! counted on the client (a counting connector) and on the server
+//! (ProbeService's connection identity).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use conformance::proto::probe::HoldMode;
+use serde::Deserialize;
+
+use super::{Ctx, Driver, DriverError, DriverResult, brief, hold_request, probe_client, test_client, unary_request, within};
+use crate::scenario::Capability;
+use crate::verdict::Finding;
+
+pub struct OneConnection;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    /// Tasks, each with its own clone of the channel.
+    pub tasks: usize,
+    /// RPCs per task.
+    pub rpcs_per_task: usize,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Self {
+            tasks: 64,
+            rpcs_per_task: 4,
+        }
+    }
+}
+
+impl Driver for OneConnection {
+    const NAME: &'static str = "one-connection";
+    const METHOD: &'static str = "Opens one channel whose connector counts TCP connections. T tasks each take a clone of the channel and issue RPCs concurrently: UnaryCall, and (with ProbeService) Hold calls that report the connection they arrived on. Passes when the client opened exactly one TCP connection and the server saw exactly one connection identity: the RPCs were multiplexed on one HTTP/2 connection.";
+    const EVIDENCE: &'static str = "TCP connections the client opened, distinct connection identities the server reported, RPC failures.";
+    type Params = Params;
+
+    async fn run(ctx: Ctx, params: Arc<Params>) -> DriverResult {
+        let channel = ctx.channel()?;
+        let has_probe = ctx.target().has(Capability::Probe);
+        let limit = Duration::from_secs(10);
+        let mut tasks = Vec::new();
+        for task in 0..params.tasks {
+            let handle = channel.handle();
+            let rpcs = params.rpcs_per_task;
+            let timeline = ctx.timeline().clone();
+            tasks.push(tokio::spawn(async move {
+                let mut test = test_client(handle.clone());
+                let mut probe = probe_client(handle);
+                let mut ids = Vec::new();
+                for index in 0..rpcs {
+                    let span = timeline.start(format!("task {task} rpc {index}"));
+                    let outcome = if has_probe && index % 2 == 1 {
+                        within(limit, "Hold", probe.hold(hold_request("", HoldMode::Unspecified, Duration::ZERO, "")))
+                            .await
+                            .map(|r| r.map(|response| Some(response.into_inner().connection_id)))
+                    } else {
+                        within(limit, "UnaryCall", test.unary_call(unary_request(32, 0)))
+                            .await
+                            .map(|r| r.map(|_| None))
+                    };
+                    match outcome {
+                        Ok(Ok(id)) => {
+                            span.end(true);
+                            ids.extend(id);
+                        }
+                        Ok(Err(status)) => {
+                            span.end(false);
+                            return Err(brief(&status));
+                        }
+                        Err(stalled) => {
+                            span.end(false);
+                            return Err(stalled.to_string());
+                        }
+                    }
+                }
+                Ok(ids)
+            }));
+        }
+        let mut identities = BTreeSet::new();
+        let mut failures = Vec::new();
+        for task in tasks {
+            match task.await.map_err(|join| DriverError::harness(format!("task failed: {join}")))? {
+                Ok(ids) => identities.extend(ids),
+                Err(reason) => failures.push(reason),
+            }
+        }
+        let opened = channel.connections_opened();
+        let finding = if !failures.is_empty() {
+            Finding::fail(format!("{} tasks saw failed RPCs; first: {}", failures.len(), failures[0]))
+        } else if opened != 1 {
+            Finding::fail(format!(
+                "the channel opened {opened} TCP connections for {} concurrent tasks: its RPCs were not multiplexed on one connection",
+                params.tasks
+            ))
+        } else if has_probe && identities.len() != 1 {
+            Finding::fail(format!(
+                "the server saw {} different connections for one channel",
+                identities.len()
+            ))
+        } else {
+            Finding::pass().evidence(format!(
+                "{} RPCs from {} tasks rode one TCP connection{}",
+                params.tasks * params.rpcs_per_task,
+                params.tasks,
+                if has_probe { " (client count 1, server saw 1 connection identity)" } else { " (client count)" }
+            ))
+        };
+        Ok(finding
+            .figure("client_connections", opened as f64)
+            .figure("server_connection_identities", identities.len() as f64))
+    }
+}
