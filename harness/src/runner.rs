@@ -219,11 +219,7 @@ pub async fn run(
         results: Vec::new(),
         summary: Summary::default(),
     };
-    if let Some(files) = files {
-        if let Err(err) = files.write_json(&report) {
-            tracing::warn!("cannot write {}: {err}", files.json().display());
-        }
-    }
+    persist(files, &report);
     tokio::pin!(interrupt);
     let total = scenarios.len() * config.repeat as usize;
     let mut index = 0;
@@ -250,17 +246,23 @@ pub async fn run(
             observer.finished(&result, index, total);
             report.results.push(result);
             report.summary = Summary::of(&report.results, millis(started.elapsed()));
-            if let Some(files) = files {
-                if let Err(err) = files.write_json(&report) {
-                    tracing::warn!("cannot write {}: {err}", files.json().display());
-                }
-            }
+            persist(files, &report);
         }
     }
     report.complete = report.interrupted.is_none();
     report.finished_at = Some(now());
     report.summary = Summary::of(&report.results, millis(started.elapsed()));
     report
+}
+
+/// Rewrites the JSON report on disk, if the run writes one. A failure to
+/// write is logged, not fatal: the run goes on and the final write retries.
+fn persist(files: Option<&ReportFiles>, report: &Report) {
+    if let Some(files) = files
+        && let Err(err) = files.write_json(report)
+    {
+        tracing::warn!("cannot write {}: {err}", files.json().display());
+    }
 }
 
 fn millis(duration: Duration) -> u64 {

@@ -55,7 +55,7 @@ pub struct Cli {
 enum Command {
     /// Run scenarios against a target and write reports (the default).
     #[command(after_help = AFTER_HELP)]
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// List the scenarios.
     List(show::ListArgs),
     /// Explain one scenario: its guarantee, method, evidence and how to run it.
@@ -153,7 +153,7 @@ pub fn main() -> ExitCode {
     init_tracing();
     let code = match cli.command {
         None => run::run(cli.run),
-        Some(Command::Run(args)) => run::run(args),
+        Some(Command::Run(args)) => run::run(*args),
         Some(Command::List(args)) => show::list(&args),
         Some(Command::Explain(args)) => show::explain(&args),
         Some(Command::Serve(args)) => serve::serve(args),

@@ -113,7 +113,7 @@ impl Driver for CancelHalf {
                 "the server's handler did not observe the cancellation within {} ms: it is {other:?}",
                 prompt.as_millis()
             )),
-            (Some(_), Err(status)) => Finding::fail(format!("Observe failed: {}", brief(&status))),
+            (Some(_), Err(status)) => Finding::fail(format!("Observe failed: {}", brief(status))),
         };
         let mut finding = finding
             .figure("sent_before_cancel", sent as f64)
@@ -144,9 +144,7 @@ async fn cancellable_pipe(
     let frames = futures::stream::unfold(
         (requests, Some(cancelled)),
         |(mut requests, cancelled)| async move {
-            let Some(mut cancelled) = cancelled else {
-                return None;
-            };
+            let mut cancelled = cancelled?;
             tokio::select! {
                 biased;
                 _ = &mut cancelled => {
@@ -179,10 +177,10 @@ async fn cancellable_pipe(
         .call(request)
         .await
         .map_err(|err| tonic::Status::unavailable(err.to_string()))?;
-    if let Some(status) = tonic::Status::from_header_map(response.headers()) {
-        if status.code() != tonic::Code::Ok {
-            return Err(status);
-        }
+    if let Some(status) = tonic::Status::from_header_map(response.headers())
+        && status.code() != tonic::Code::Ok
+    {
+        return Err(status);
     }
     let status_code = response.status();
     let mut codec = tonic_prost::ProstCodec::<PipeRequest, conformance::proto::probe::PipeResponse>::default();

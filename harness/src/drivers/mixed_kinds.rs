@@ -143,17 +143,17 @@ impl Driver for MixedKinds {
         let overlap = Arc::new(Overlap::default());
         let mut tasks = Vec::new();
         for index in 0..params.per_kind {
-            for kind in 0..4 {
+            for (kind, name) in KINDS.iter().enumerate() {
                 let client = test_client(channel.handle());
                 let overlap = Arc::clone(&overlap);
-                let span = ctx.timeline().start(format!("{} #{index}", KINDS[kind]));
+                let span = ctx.timeline().start(format!("{name} #{index}"));
                 let messages = params.messages.max(1);
                 tasks.push(tokio::spawn(async move {
                     overlap.enter(kind);
                     let outcome = one(kind, index, messages, client).await;
                     overlap.leave(kind);
                     span.end(outcome.is_ok());
-                    outcome.map_err(|reason| format!("{} #{index}: {reason}", KINDS[kind]))
+                    outcome.map_err(|reason| format!("{name} #{index}: {reason}"))
                 }));
             }
         }

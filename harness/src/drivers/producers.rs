@@ -35,7 +35,7 @@ impl Default for Params {
 fn body(producer: u32, seq: u64) -> Vec<u8> {
     let size = 64 + ((seq as usize * 37 + producer as usize * 11) % 960);
     (0..size)
-        .map(|i| (i as u64 ^ seq.wrapping_mul(2_654_435_761) ^ u64::from(producer) * 97) as u8)
+        .map(|i| (i as u64 ^ seq.wrapping_mul(2_654_435_761) ^ (u64::from(producer) * 97)) as u8)
         .collect()
 }
 

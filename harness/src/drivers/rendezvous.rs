@@ -46,13 +46,13 @@ impl Driver for Rendezvous {
     async fn run(ctx: Ctx, params: Arc<Params>) -> DriverResult {
         let mut finding_notes = Vec::new();
         let mut parties = params.parties.max(1);
-        if let Some(limit) = ctx.target().advertised_max_streams {
-            if limit < parties {
-                finding_notes.push(format!(
-                    "sized down from {parties} to {limit} parties: the target advertises SETTINGS_MAX_CONCURRENT_STREAMS = {limit}"
-                ));
-                parties = limit.max(1);
-            }
+        if let Some(limit) = ctx.target().advertised_max_streams
+            && limit < parties
+        {
+            finding_notes.push(format!(
+                "sized down from {parties} to {limit} parties: the target advertises SETTINGS_MAX_CONCURRENT_STREAMS = {limit}"
+            ));
+            parties = limit.max(1);
         }
         let channel = ctx.channel()?;
         let group = ctx.unique("barrier");

@@ -122,10 +122,9 @@ impl Driver for SlowHandler {
             }
         } else if let Some(stream) = slow_stream.as_mut() {
             // Nothing may have arrived (the second response is far away).
-            matches!(
-                within(Duration::from_millis(1), "second response", stream.message()).await,
-                Err(_)
-            )
+            within(Duration::from_millis(1), "second response", stream.message())
+                .await
+                .is_err()
         } else {
             false
         };

@@ -124,10 +124,10 @@ pub async fn wait_running(
                 wait_ms: 0,
             })
             .await;
-        if let Ok(observed) = observed {
-            if observed.get_ref().state() == HandlerState::Running {
-                return true;
-            }
+        if let Ok(observed) = observed
+            && observed.get_ref().state() == HandlerState::Running
+        {
+            return true;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }

@@ -231,9 +231,9 @@ impl TargetSession {
             TargetSpec::Command {
                 command,
                 startup_timeout,
-            } => Ok(PrivateServer::Process(
+            } => Ok(PrivateServer::Process(Box::new(
                 ServerProcess::start(command, *startup_timeout).await?,
-            )),
+            ))),
             TargetSpec::Address { .. } => Err(TargetError::Config(
                 "a target given by address cannot be started or stopped by the harness".into(),
             )),
@@ -268,7 +268,7 @@ impl TargetSession {
 /// A server instance a scenario owns (and may stop).
 pub enum PrivateServer {
     Embedded(RunningServer),
-    Process(ServerProcess),
+    Process(Box<ServerProcess>),
 }
 
 impl PrivateServer {

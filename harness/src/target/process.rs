@@ -179,14 +179,14 @@ impl ServerProcess {
 
     /// How the process ended, if it has.
     pub fn exited(&mut self) -> Option<ProcessExit> {
-        if self.exit.is_none() {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                self.exit = Some(ProcessExit {
-                    status: describe(status),
-                    success: status.success(),
-                    output_tail: self.stderr_tail(),
-                });
-            }
+        if self.exit.is_none()
+            && let Ok(Some(status)) = self.child.try_wait()
+        {
+            self.exit = Some(ProcessExit {
+                status: describe(status),
+                success: status.success(),
+                output_tail: self.stderr_tail(),
+            });
         }
         self.exit.clone()
     }

@@ -34,7 +34,7 @@ fn a_server_killed_mid_run_gives_error_verdicts_with_its_exit_status() {
         "echo $$ > {}; exec {BIN} serve --port {{port}} --enable-probes",
         pid_file.display()
     );
-    let mut child = std::process::Command::new(BIN)
+    let child = std::process::Command::new(BIN)
         .args([
             "run",
             "--server-cmd",
