@@ -16,16 +16,24 @@ pub enum ClientDefect {
     /// Streaming drivers use one task that sends everything before reading
     /// anything: the shape that deadlocks on HTTP/2 flow control.
     SendAllThenRead,
+    /// Streaming drivers await the call (response headers) before sending
+    /// the first request: deadlocks against servers that send headers only
+    /// with their first message.
+    AwaitCallBeforeSend,
 }
 
 impl ClientDefect {
-    pub const ALL: [ClientDefect; 2] =
-        [ClientDefect::ChannelPerClone, ClientDefect::SendAllThenRead];
+    pub const ALL: [ClientDefect; 3] = [
+        ClientDefect::ChannelPerClone,
+        ClientDefect::SendAllThenRead,
+        ClientDefect::AwaitCallBeforeSend,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             ClientDefect::ChannelPerClone => "channel-per-clone",
             ClientDefect::SendAllThenRead => "send-all-then-read",
+            ClientDefect::AwaitCallBeforeSend => "await-call-before-send",
         }
     }
 }
@@ -75,9 +83,18 @@ fn known() -> String {
     format!("known defects: {}", names.join(", "))
 }
 
-/// Checks a defect name, for scenario validation.
-pub fn check_name(name: &str) -> Result<(), String> {
-    name.parse::<AnyDefect>().map(|_| ())
+/// Parses a self-test entry: one defect, or several joined with `+`
+/// (a server defect together with a client one).
+pub fn parse_combination(entry: &str) -> Result<Vec<AnyDefect>, String> {
+    entry
+        .split('+')
+        .map(|name| name.trim().parse::<AnyDefect>())
+        .collect()
+}
+
+/// Checks a self-test entry, for scenario validation.
+pub fn check_name(entry: &str) -> Result<(), String> {
+    parse_combination(entry).map(|_| ())
 }
 
 /// Every defect with a one-line description, for `--help` and `list`.
@@ -93,6 +110,10 @@ pub fn describe_all() -> Vec<(String, &'static str)> {
     all.push((
         ClientDefect::SendAllThenRead.to_string(),
         "one task sends a whole stream before reading any reply",
+    ));
+    all.push((
+        ClientDefect::AwaitCallBeforeSend.to_string(),
+        "a streaming call is awaited before its first request is sent",
     ));
     all
 }

@@ -79,9 +79,13 @@ fn passes(scenario: Arc<Scenario>) -> Result<(), Failed> {
     }
 }
 
-fn fails_against(scenario: Arc<Scenario>, defect: AnyDefect) -> Result<(), Failed> {
+fn fails_against(
+    scenario: Arc<Scenario>,
+    defects: Vec<AnyDefect>,
+    name: String,
+) -> Result<(), Failed> {
     let finding = runtime().block_on(async {
-        let target = open(&[defect]).await?;
+        let target = open(&defects).await?;
         let (finding, _) = run_scenario(&scenario, &target, 1, false).await;
         target.close().await;
         Ok::<_, Failed>(finding)
@@ -89,7 +93,7 @@ fn fails_against(scenario: Arc<Scenario>, defect: AnyDefect) -> Result<(), Faile
     match (finding.verdict, &finding.reason) {
         (Verdict::Fail, Some((_, reason))) if !reason.is_empty() => Ok(()),
         _ => Err(format!(
-            "{} must fail against the defect {defect}, but: {}",
+            "{} must fail against the defect {name}, but: {}",
             scenario.id,
             describe(&finding)
         )
@@ -123,13 +127,14 @@ fn main() {
                 .with_kind(scenario.area.as_str()),
         );
         for name in &scenario.defects {
-            let Ok(defect) = name.parse::<AnyDefect>() else {
+            let Ok(defects) = harness::defects::parse_combination(name) else {
                 continue; // validated when the catalog loaded
             };
             let defect_run = Arc::clone(scenario);
+            let label = name.clone();
             trials.push(
                 Trial::test(format!("selftest::{}::{name}", scenario.id), move || {
-                    fails_against(defect_run, defect)
+                    fails_against(defect_run, defects, label)
                 })
                 .with_kind("selftest"),
             );

@@ -1,5 +1,6 @@
 //! The `grpc-conformance` command line.
 
+mod matrix;
 mod progress;
 mod report_cmd;
 mod run;
@@ -64,6 +65,9 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Work with reports.
     Report(report_cmd::ReportArgs),
+    /// Install and run every third-party target of targets/targets.toml and
+    /// write the compatibility matrix (reports/).
+    Matrix(matrix::MatrixArgs),
 }
 
 /// Where the scenarios are, and which to take.
@@ -158,6 +162,7 @@ pub fn main() -> ExitCode {
         Some(Command::Explain(args)) => show::explain(&args),
         Some(Command::Serve(args)) => serve::serve(args),
         Some(Command::Report(args)) => report_cmd::report(args),
+        Some(Command::Matrix(args)) => matrix::matrix(args),
     };
     ExitCode::from(code)
 }

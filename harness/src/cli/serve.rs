@@ -157,3 +157,9 @@ pub(crate) async fn shutdown_signal() {
         () = terminate => {}
     }
 }
+
+/// Resolves on Ctrl-C or SIGTERM with a description, for the runner.
+pub(crate) async fn shutdown_signal_text() -> String {
+    shutdown_signal().await;
+    "interrupted by a signal".to_owned()
+}

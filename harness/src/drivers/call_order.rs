@@ -1,5 +1,6 @@
-//! `call-order`: a FullDuplexCall works in both orders of "the client waits
-//! for the call to return" and "the server waits for the first request".
+//! `call-order`: a FullDuplexCall completes whichever side moves first: the
+//! client sends before the call has returned, or the client is already
+//! waiting for the call when it sends.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,6 +10,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::{Ctx, Driver, DriverResult, brief, output_request, test_client, within};
+use crate::defects::ClientDefect;
 use crate::verdict::Finding;
 
 pub struct CallOrder;
@@ -28,35 +30,42 @@ impl Default for Params {
 
 impl Driver for CallOrder {
     const NAME: &'static str = "call-order";
-    const METHOD: &'static str = "Two FullDuplexCalls. (a) The client awaits the call's return (response headers) before sending any request, then sends one and reads its reply. (b) The client pushes the first request into the stream before awaiting the call. Both must complete. In tonic a streaming call returns only once response headers arrive; a server that sends headers only after the first request therefore deadlocks order (a): each side waits for the other.";
+    const METHOD: &'static str = "In tonic a streaming call returns only once the response headers arrive, and gRPC lets a server send its headers only with its first message (grpc-go and grpc-js do, for FullDuplexCall). A client that awaits the call before sending its first request then waits for the server, which waits for the request: a deadlock. Two FullDuplexCalls check that both legitimate orders complete: (a) the server waits for the first request: the client queues it before awaiting the call; (b) the client waits for the call to return: the call is awaited in its own task while the first request is sent. Each then reads its reply and ends. The self-test combines a server that sends headers only after the first request with the client defect that awaits the call before sending, and must deadlock.";
     const EVIDENCE: &'static str = "For each order: whether the call returned, the reply arrived and the stream ended OK.";
     type Params = Params;
 
     async fn run(ctx: Ctx, params: Arc<Params>) -> DriverResult {
         let channel = ctx.channel()?;
         let limit = Duration::from_millis(params.step_timeout_ms);
+        let await_first = ctx.target().dial.client_defects.contains(&ClientDefect::AwaitCallBeforeSend);
         let mut results = Vec::new();
-        for call_first in [true, false] {
+        for send_first in [true, false] {
             let mut client = test_client(channel.handle());
-            let label = if call_first {
-                "(a) await the call, then send"
+            let label = if send_first {
+                "(a) request queued before the call is awaited"
             } else {
-                "(b) send, then await the call"
+                "(b) call awaited in its own task while the request is sent"
             };
             let span = ctx.timeline().start(label);
             let outcome = async {
                 let (requests, outbound) = mpsc::channel(1);
-                if !call_first {
+                let call = async move { client.full_duplex_call(ReceiverStream::new(outbound)).await };
+                let response = if send_first {
                     let _ = requests.send(output_request(&[7], Duration::ZERO)).await;
-                }
-                let mut replies = within(limit, "the call to return (response headers)", client.full_duplex_call(ReceiverStream::new(outbound)))
-                    .await
-                    .map_err(|s| s.to_string())?
-                    .map_err(|s| brief(&s))?
-                    .into_inner();
-                if call_first {
+                    within(limit, "the call to return", call).await
+                } else if await_first {
+                    // The defect: wait for the call, then send.
+                    let response = within(limit, "the call to return before any request", call).await;
                     let _ = requests.send(output_request(&[7], Duration::ZERO)).await;
-                }
+                    response
+                } else {
+                    let pending = tokio::spawn(call);
+                    let _ = requests.send(output_request(&[7], Duration::ZERO)).await;
+                    within(limit, "the call to return", pending)
+                        .await
+                        .map(|joined| joined.unwrap_or_else(|join| Err(tonic::Status::internal(join.to_string()))))
+                };
+                let mut replies = response.map_err(|s| s.to_string())?.map_err(|s| brief(&s))?.into_inner();
                 match within(limit, "the reply", replies.message()).await.map_err(|s| s.to_string())?.map_err(|s| brief(&s))? {
                     Some(_) => {}
                     None => return Err("the stream ended without a reply".to_owned()),
@@ -76,12 +85,9 @@ impl Driver for CallOrder {
             .filter_map(|(label, outcome)| outcome.as_ref().err().map(|why| format!("{label}: {why}")))
             .collect();
         Ok(if failed.is_empty() {
-            Finding::pass().evidence("both orders completed: the call returned before the first request, and with the first request queued before the call")
+            Finding::pass().evidence("both orders completed: a request queued before the call, and a call awaited while the request was sent")
         } else {
-            Finding::fail(format!(
-                "a FullDuplexCall deadlocked or failed: {}",
-                failed.join("; ")
-            ))
+            Finding::fail(format!("a FullDuplexCall deadlocked or failed: {}", failed.join("; ")))
         })
     }
 }

@@ -67,11 +67,20 @@ impl Driver for CancelSibling {
         // (a) The client drops the call.
         let dropped_tag = ctx.unique("dropped");
         let mut probe = probe_client(channel.handle());
-        let request = hold_request(&dropped_tag, HoldMode::UntilCancelled, hold, &cancelled_scope);
-        let dropped = spawn_rpc(&ctx, "Hold UNTIL_CANCELLED (dropped)", hold, async move { probe.hold(request).await });
+        let request = hold_request(
+            &dropped_tag,
+            HoldMode::UntilCancelled,
+            hold,
+            &cancelled_scope,
+        );
+        let dropped = spawn_rpc(&ctx, "Hold UNTIL_CANCELLED (dropped)", hold, async move {
+            probe.hold(request).await
+        });
         if !wait_running(&mut control, &dropped_tag, observe_wait).await {
             dropped.abort();
-            return Err(DriverError::target("the handler to cancel was not observed RUNNING"));
+            return Err(DriverError::target(
+                "the handler to cancel was not observed RUNNING",
+            ));
         }
         dropped.abort();
         let cancelled_at = Instant::now();
@@ -98,27 +107,53 @@ impl Driver for CancelSibling {
         let siblings: Vec<_> = (0..params.siblings)
             .map(|index| {
                 let mut probe = probe_client(channel.handle());
-                let request = hold_request(&ctx.unique(&format!("sibling-{index}")), HoldMode::Sleep, sibling_hold, &sibling_scope);
-                spawn_rpc(&ctx, format!("sibling Hold SLEEP #{index}"), sibling_hold + observe_wait, async move {
-                    probe.hold(request).await
-                })
+                let request = hold_request(
+                    &ctx.unique(&format!("sibling-{index}")),
+                    HoldMode::Sleep,
+                    sibling_hold,
+                    &sibling_scope,
+                );
+                spawn_rpc(
+                    &ctx,
+                    format!("sibling Hold SLEEP #{index}"),
+                    sibling_hold + observe_wait,
+                    async move { probe.hold(request).await },
+                )
             })
             .collect();
         let deadline_tag = ctx.unique("deadline");
         let mut probe = probe_client(channel.handle());
-        let mut request = tonic::Request::new(hold_request(&deadline_tag, HoldMode::UntilCancelled, hold, &cancelled_scope));
+        let mut request = tonic::Request::new(hold_request(
+            &deadline_tag,
+            HoldMode::UntilCancelled,
+            hold,
+            &cancelled_scope,
+        ));
         request.set_timeout(deadline);
-        let timed = spawn_rpc(&ctx, format!("Hold UNTIL_CANCELLED (deadline {} ms)", deadline.as_millis()), deadline + observe_wait, async move {
-            probe.hold(request).await
-        });
+        let timed = spawn_rpc(
+            &ctx,
+            format!(
+                "Hold UNTIL_CANCELLED (deadline {} ms)",
+                deadline.as_millis()
+            ),
+            deadline + observe_wait,
+            async move { probe.hold(request).await },
+        );
         match join_rpc(timed).await {
             Err(RpcError::Status(status))
-                if matches!(status.code(), tonic::Code::DeadlineExceeded | tonic::Code::Cancelled) =>
+                if matches!(
+                    status.code(),
+                    tonic::Code::DeadlineExceeded | tonic::Code::Cancelled
+                ) =>
             {
                 lines.push(format!("deadline call: the client got {}", brief(&status)));
             }
-            Ok(_) => problems.push("the call with a deadline answered OK instead of ending at its deadline".to_owned()),
-            Err(err) => problems.push(format!("the call with a deadline did not end with DEADLINE_EXCEEDED: {err}")),
+            Ok(_) => problems.push(
+                "the call with a deadline answered OK instead of ending at its deadline".to_owned(),
+            ),
+            Err(err) => problems.push(format!(
+                "the call with a deadline did not end with DEADLINE_EXCEEDED: {err}"
+            )),
         }
         match observe(&mut control, &deadline_tag, observe_wait).await {
             Ok(observed) if observed.state() == HandlerState::Cancelled => {
@@ -127,7 +162,10 @@ impl Driver for CancelSibling {
                     observed.elapsed_ms,
                     deadline.as_millis()
                 ));
-                finding = finding.figure("deadline_handler_elapsed_ms", f64::from(observed.elapsed_ms));
+                finding = finding.figure(
+                    "deadline_handler_elapsed_ms",
+                    f64::from(observed.elapsed_ms),
+                );
             }
             Ok(observed) => problems.push(format!(
                 "the handler whose deadline passed was still {:?} {} ms later",
@@ -143,13 +181,18 @@ impl Driver for CancelSibling {
                 Err(err) => problems.push(format!("sibling #{index} failed: {err}")),
             }
         }
-        lines.push(format!("{completed} of {} sibling holds ended OK", params.siblings));
+        lines.push(format!(
+            "{completed} of {} sibling holds ended OK",
+            params.siblings
+        ));
 
         // The cancelled handlers left.
         let drain = Duration::from_millis(params.drain_timeout_ms);
         match wait_gauge(&mut control, &cancelled_scope, drain, |n| n == 0).await {
             Ok(_) => lines.push("the cancelled calls' gauge returned to 0 in flight".to_owned()),
-            Err(reason) => problems.push(format!("the cancelled handlers stayed in flight: {reason}")),
+            Err(reason) => {
+                problems.push(format!("the cancelled handlers stayed in flight: {reason}"))
+            }
         }
 
         finding = match problems.first() {

@@ -48,12 +48,17 @@ impl Default for Params {
 fn deadline_ended<T>(outcome: &Result<T, RpcError>) -> Result<String, String> {
     match outcome {
         Err(RpcError::Status(status))
-            if matches!(status.code(), tonic::Code::DeadlineExceeded | tonic::Code::Cancelled) =>
+            if matches!(
+                status.code(),
+                tonic::Code::DeadlineExceeded | tonic::Code::Cancelled
+            ) =>
         {
             Ok(brief(status))
         }
         Ok(_) => Err("the call with a deadline ended OK instead of at its deadline".to_owned()),
-        Err(err) => Err(format!("the call with a deadline did not end with DEADLINE_EXCEEDED: {err}")),
+        Err(err) => Err(format!(
+            "the call with a deadline did not end with DEADLINE_EXCEEDED: {err}"
+        )),
     }
 }
 
@@ -81,23 +86,44 @@ async fn with_probe(ctx: Ctx, params: &Params) -> DriverResult {
 
     let mut probe = probe_client(channel.handle());
     let request = hold_request(&ctx.unique("sibling"), HoldMode::Sleep, sibling_hold, "");
-    let sibling = spawn_rpc(&ctx, "sibling Hold SLEEP (no deadline)", sibling_hold + observe_wait, async move {
-        probe.hold(request).await.map(|response| response.map(|_| Instant::now()))
-    });
+    let sibling = spawn_rpc(
+        &ctx,
+        "sibling Hold SLEEP (no deadline)",
+        sibling_hold + observe_wait,
+        async move {
+            probe
+                .hold(request)
+                .await
+                .map(|response| response.map(|_| Instant::now()))
+        },
+    );
     let tag = ctx.unique("deadline");
     let mut probe = probe_client(channel.handle());
-    let mut request = tonic::Request::new(hold_request(&tag, HoldMode::UntilCancelled, Duration::from_millis(params.hold_ms), ""));
+    let mut request = tonic::Request::new(hold_request(
+        &tag,
+        HoldMode::UntilCancelled,
+        Duration::from_millis(params.hold_ms),
+        "",
+    ));
     request.set_timeout(deadline);
-    let timed = spawn_rpc(&ctx, format!("Hold UNTIL_CANCELLED (deadline {} ms)", deadline.as_millis()), deadline + observe_wait, async move {
-        probe.hold(request).await
-    });
+    let timed = spawn_rpc(
+        &ctx,
+        format!(
+            "Hold UNTIL_CANCELLED (deadline {} ms)",
+            deadline.as_millis()
+        ),
+        deadline + observe_wait,
+        async move { probe.hold(request).await },
+    );
     let timed = join_rpc(timed).await;
     let timed_ended = Instant::now();
 
     let mut problems = Vec::new();
     let mut lines = Vec::new();
     match deadline_ended(&timed) {
-        Ok(status) => lines.push(format!("the call with a deadline ended with {status} at the client")),
+        Ok(status) => lines.push(format!(
+            "the call with a deadline ended with {status} at the client"
+        )),
         Err(problem) => problems.push(problem),
     }
     let mut seen_deadline = 0;
@@ -131,12 +157,16 @@ async fn with_probe(ctx: Ctx, params: &Params) -> DriverResult {
             sibling_after = response.into_inner() > timed_ended;
             lines.push(format!(
                 "the sibling without a deadline ended OK{}",
-                if sibling_after { ", after the deadline call had ended" } else { "" }
+                if sibling_after {
+                    ", after the deadline call had ended"
+                } else {
+                    ""
+                }
             ));
         }
         Err(err) => problems.push(format!("the sibling without a deadline failed: {err}")),
     }
-    Ok(verdict(problems, lines)
+    Ok(verdict(problems, lines, "the deadline reached the handler and ended its own call; the sibling without a deadline was left alone")
         .figure("handler_deadline_ms", f64::from(seen_deadline))
         .figure("sibling_outlasted_deadline", if sibling_after { 1.0 } else { 0.0 }))
 }
@@ -147,24 +177,38 @@ async fn portable(ctx: Ctx, params: &Params) -> DriverResult {
     let margin = Duration::from_secs(3);
     // The sibling streams for about three deadlines.
     let interval = deadline.max(Duration::from_millis(100));
-    let sibling = spawn_output_stream(&ctx, channel.handle(), "sibling StreamingOutputCall (no deadline)", output_request(&[16, 16, 16], interval), interval * 3 + margin, None);
+    let sibling = spawn_output_stream(
+        &ctx,
+        channel.handle(),
+        "sibling StreamingOutputCall (no deadline)",
+        output_request(&[16, 16, 16], interval),
+        interval * 3 + margin,
+        None,
+    );
 
     // A FullDuplexCall that is sent nothing: only its deadline can end it.
     let (_keep_open, outbound) = tokio::sync::mpsc::channel(1);
     let mut test = test_client(channel.handle());
     let mut request = tonic::Request::new(tokio_stream::wrappers::ReceiverStream::new(outbound));
     request.set_timeout(deadline);
-    let timed = spawn_rpc(&ctx, format!("FullDuplexCall (deadline {} ms)", deadline.as_millis()), deadline + margin, async move {
-        let mut replies = test.full_duplex_call(request).await?.into_inner();
-        while replies.message().await?.is_some() {}
-        Ok(tonic::Response::new(()))
-    });
+    let timed = spawn_rpc(
+        &ctx,
+        format!("FullDuplexCall (deadline {} ms)", deadline.as_millis()),
+        deadline + margin,
+        async move {
+            let mut replies = test.full_duplex_call(request).await?.into_inner();
+            while replies.message().await?.is_some() {}
+            Ok(tonic::Response::new(()))
+        },
+    );
     let timed = join_rpc(timed).await;
     let timed_ended = Instant::now();
     let mut problems = Vec::new();
     let mut lines = vec!["TestService-only variant (the target has no ProbeService)".to_owned()];
     match deadline_ended(&timed) {
-        Ok(status) => lines.push(format!("the FullDuplexCall with a deadline ended with {status}")),
+        Ok(status) => lines.push(format!(
+            "the FullDuplexCall with a deadline ended with {status}"
+        )),
         Err(problem) => problems.push(problem),
     }
     let mut sibling_after = false;
@@ -173,19 +217,36 @@ async fn portable(ctx: Ctx, params: &Params) -> DriverResult {
             sibling_after = done.ended > timed_ended;
             lines.push(format!(
                 "the sibling StreamingOutputCall received 3 responses and ended OK{}",
-                if sibling_after { ", after the deadline call had ended" } else { "" }
+                if sibling_after {
+                    ", after the deadline call had ended"
+                } else {
+                    ""
+                }
             ));
         }
-        Ok(done) => problems.push(format!("the sibling ended OK with {} of 3 responses", done.messages)),
+        Ok(done) => problems.push(format!(
+            "the sibling ended OK with {} of 3 responses",
+            done.messages
+        )),
         Err(err) => problems.push(format!("the sibling without a deadline failed: {err}")),
     }
-    Ok(verdict(problems, lines).figure("sibling_outlasted_deadline", if sibling_after { 1.0 } else { 0.0 }))
+    Ok(verdict(
+        problems,
+        lines,
+        "the deadline ended its own call; the sibling without a deadline was left alone",
+    )
+    .figure(
+        "sibling_outlasted_deadline",
+        if sibling_after { 1.0 } else { 0.0 },
+    ))
 }
 
-fn verdict(problems: Vec<String>, lines: Vec<String>) -> Finding {
+fn verdict(problems: Vec<String>, lines: Vec<String>, summary: &str) -> Finding {
     let mut finding = match problems.first() {
-        Some(first) => Finding::fail(format!("a deadline did not end its own call alone: {first}")),
-        None => Finding::pass().evidence("the deadline ended its own call, reached the handler, and left the sibling alone"),
+        Some(first) => Finding::fail(format!(
+            "a deadline did not end its own call alone: {first}"
+        )),
+        None => Finding::pass().evidence(summary),
     };
     for line in problems.iter().skip(1).chain(&lines) {
         finding = finding.evidence(line.clone());

@@ -8,7 +8,10 @@ use std::time::Duration;
 use serde::Deserialize;
 use tonic::metadata::{AsciiMetadataValue, BinaryMetadataValue, MetadataMap};
 
-use super::{Ctx, Driver, DriverError, DriverResult, join_rpc, output_request, spawn_rpc, test_client, unary_request};
+use super::{
+    Ctx, Driver, DriverError, DriverResult, join_rpc, output_request, spawn_rpc, test_client,
+    unary_request,
+};
 use crate::verdict::Finding;
 
 pub struct EchoMetadata;
@@ -44,11 +47,17 @@ struct Echoed {
 }
 
 fn initial_of(metadata: &MetadataMap) -> Option<String> {
-    metadata.get(ECHO_INITIAL).and_then(|value| value.to_str().ok()).map(str::to_owned)
+    metadata
+        .get(ECHO_INITIAL)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned)
 }
 
 fn trailing_of(metadata: &MetadataMap) -> Option<Vec<u8>> {
-    metadata.get_bin(ECHO_TRAILING).and_then(|value| value.to_bytes().ok()).map(|bytes| bytes.to_vec())
+    metadata
+        .get_bin(ECHO_TRAILING)
+        .and_then(|value| value.to_bytes().ok())
+        .map(|bytes| bytes.to_vec())
 }
 
 impl Driver for EchoMetadata {
@@ -68,27 +77,38 @@ impl Driver for EchoMetadata {
             let initial = ctx.unique(&format!("echo-{index}"));
             let mut trailing = vec![0x00, 0xff];
             trailing.extend_from_slice(initial.as_bytes());
-            let initial_value: AsciiMetadataValue = initial
-                .parse()
-                .map_err(|_| DriverError::harness(format!("{initial:?} is not a valid metadata value")))?;
+            let initial_value: AsciiMetadataValue = initial.parse().map_err(|_| {
+                DriverError::harness(format!("{initial:?} is not a valid metadata value"))
+            })?;
             let trailing_value = BinaryMetadataValue::from_bytes(&trailing);
             sent.push((initial, trailing));
             let mut test = test_client(channel.handle());
-            let label = format!("{} #{index}", if unary { "UnaryCall" } else { "FullDuplexCall" });
+            let label = format!(
+                "{} #{index}",
+                if unary { "UnaryCall" } else { "FullDuplexCall" }
+            );
             calls.push(spawn_rpc(&ctx, label, limit, async move {
                 let echoed = if unary {
                     let mut request = tonic::Request::new(unary_request(16, 0));
                     request.metadata_mut().insert(ECHO_INITIAL, initial_value);
-                    request.metadata_mut().insert_bin(ECHO_TRAILING, trailing_value);
+                    request
+                        .metadata_mut()
+                        .insert_bin(ECHO_TRAILING, trailing_value);
                     let response = test.unary_call(request).await?;
                     Echoed {
                         initial: initial_of(response.metadata()),
                         trailing: trailing_of(response.metadata()),
                     }
                 } else {
-                    let mut request = tonic::Request::new(tokio_stream::iter(vec![output_request(&[16], Duration::ZERO)]));
+                    let mut request =
+                        tonic::Request::new(tokio_stream::iter(vec![output_request(
+                            &[16],
+                            Duration::ZERO,
+                        )]));
                     request.metadata_mut().insert(ECHO_INITIAL, initial_value);
-                    request.metadata_mut().insert_bin(ECHO_TRAILING, trailing_value);
+                    request
+                        .metadata_mut()
+                        .insert_bin(ECHO_TRAILING, trailing_value);
                     let response = test.full_duplex_call(request).await?;
                     let initial = initial_of(response.metadata());
                     let mut replies = response.into_inner();
@@ -119,8 +139,16 @@ impl Driver for EchoMetadata {
                     } else if echoed.initial.is_none() || echoed.trailing.is_none() {
                         missing.push(format!(
                             "RPC #{index}: initial echo {}, trailing echo {}",
-                            if echoed.initial.is_some() { "present" } else { "missing" },
-                            if echoed.trailing.is_some() { "present" } else { "missing" }
+                            if echoed.initial.is_some() {
+                                "present"
+                            } else {
+                                "missing"
+                            },
+                            if echoed.trailing.is_some() {
+                                "present"
+                            } else {
+                                "missing"
+                            }
                         ));
                     } else {
                         let owner = |value: &str| {
@@ -132,7 +160,9 @@ impl Driver for EchoMetadata {
                         let trailing_owner = echoed
                             .trailing
                             .as_deref()
-                            .and_then(|bytes| sent.iter().position(|(_, mine)| mine.as_slice() == bytes))
+                            .and_then(|bytes| {
+                                sent.iter().position(|(_, mine)| mine.as_slice() == bytes)
+                            })
                             .map_or("no request".to_owned(), |other| format!("RPC #{other}"));
                         foreign.push(format!(
                             "RPC #{index} got the initial echo of {} and the trailing echo of {trailing_owner}",
@@ -163,7 +193,12 @@ impl Driver for EchoMetadata {
                 params.unary, params.duplex
             ))
         };
-        for line in foreign.iter().take(5).chain(missing.iter().take(5)).chain(failed.iter().take(5)) {
+        for line in foreign
+            .iter()
+            .take(5)
+            .chain(missing.iter().take(5))
+            .chain(failed.iter().take(5))
+        {
             finding = finding.evidence(line.clone());
         }
         Ok(finding

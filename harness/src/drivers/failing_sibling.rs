@@ -89,13 +89,18 @@ impl Driver for FailingSibling {
             ..unary_request(16, 0)
         };
         let mut test = test_client(channel.handle());
-        let failing = spawn_rpc(&ctx, "failing UnaryCall", limit, async move { test.unary_call(request).await });
+        let failing = spawn_rpc(&ctx, "failing UnaryCall", limit, async move {
+            test.unary_call(request).await
+        });
         let failing = join_rpc(failing).await;
         let failed_at = Instant::now();
         let mut problems = Vec::new();
         let failure_line = match &failing {
             Ok(_) => {
-                problems.push(format!("the failing call answered OK instead of code {}", params.code));
+                problems.push(format!(
+                    "the failing call answered OK instead of code {}",
+                    params.code
+                ));
                 "the failing call answered OK".to_owned()
             }
             Err(RpcError::Status(status)) => {
@@ -109,7 +114,9 @@ impl Driver for FailingSibling {
                 format!("the failing call ended with {}", super::brief(status))
             }
             Err(other) => {
-                problems.push(format!("the failing call did not end with a status: {other}"));
+                problems.push(format!(
+                    "the failing call did not end with a status: {other}"
+                ));
                 format!("the failing call: {other}")
             }
         };
@@ -139,7 +146,9 @@ impl Driver for FailingSibling {
             test.unary_call(unary_request(16, 0)).await
         });
         if let Err(err) = join_rpc(follow_up).await {
-            problems.push(format!("a later UnaryCall on the same channel failed: {err}"));
+            problems.push(format!(
+                "a later UnaryCall on the same channel failed: {err}"
+            ));
         }
         let opened = channel.connections_opened();
         if opened != 1 {

@@ -56,11 +56,10 @@ impl Driver for GracefulShutdown {
     type Params = Params;
 
     async fn run(ctx: Ctx, params: Arc<Params>) -> DriverResult {
-        let server = ctx
-            .target()
-            .spawn_private()
-            .await
-            .map_err(|err| DriverError::target(format!("cannot start a private server: {err}")))?;
+        let server =
+            ctx.target().spawn_private().await.map_err(|err| {
+                DriverError::target(format!("cannot start a private server: {err}"))
+            })?;
         let dial = Dial {
             uri: server.uri(),
             tls: None,
@@ -75,7 +74,8 @@ impl Driver for GracefulShutdown {
         let limit = Duration::from_millis(params.grace_ms) + Duration::from_secs(5);
 
         // The in-flight RPCs, proven started.
-        let mut in_flight: Vec<tokio::task::JoinHandle<Result<StreamDone, super::RpcError>>> = Vec::new();
+        let mut in_flight: Vec<tokio::task::JoinHandle<Result<StreamDone, super::RpcError>>> =
+            Vec::new();
         if has_probe {
             let mut observer = probe_client(connect(&dial)?.handle());
             let hold = Duration::from_millis(params.hold_ms);
@@ -83,12 +83,30 @@ impl Driver for GracefulShutdown {
                 let tag = ctx.unique(&format!("in-flight-{index}"));
                 let mut probe = probe_client(channel.handle());
                 let request = hold_request(&tag, HoldMode::Sleep, hold, "");
-                let call = spawn_rpc(&ctx, format!("in-flight Hold SLEEP #{index}"), hold + limit, async move {
-                    probe.hold(request).await.map(|response| response.map(|_| StreamDone { messages: 1, ended: Instant::now() }))
-                });
-                in_flight.push(tokio::spawn(async move { join_rpc(call).await.map(tonic::Response::into_inner) }));
+                let call = spawn_rpc(
+                    &ctx,
+                    format!("in-flight Hold SLEEP #{index}"),
+                    hold + limit,
+                    async move {
+                        probe.hold(request).await.map(|response| {
+                            response.map(|_| StreamDone {
+                                messages: 1,
+                                ended: Instant::now(),
+                            })
+                        })
+                    },
+                );
+                in_flight.push(tokio::spawn(async move {
+                    join_rpc(call).await.map(tonic::Response::into_inner)
+                }));
                 if !wait_running(&mut observer, &tag, Duration::from_secs(5)).await {
-                    return Err(stop_after(server, DriverError::target(format!("in-flight RPC #{index} was not observed RUNNING within 5 s"))).await);
+                    return Err(stop_after(
+                        server,
+                        DriverError::target(format!(
+                            "in-flight RPC #{index} was not observed RUNNING within 5 s"
+                        )),
+                    )
+                    .await);
                 }
             }
         } else {
@@ -96,9 +114,17 @@ impl Driver for GracefulShutdown {
             let sizes = vec![16; params.responses.max(2)];
             let interval = Duration::from_millis(params.interval_ms);
             for index in 0..params.in_flight {
-                in_flight.push(spawn_output_stream(&ctx, channel.handle(), format!("in-flight StreamingOutputCall #{index}"), output_request(&sizes, interval), limit, Some((index, first_tx.clone()))));
+                in_flight.push(spawn_output_stream(
+                    &ctx,
+                    channel.handle(),
+                    format!("in-flight StreamingOutputCall #{index}"),
+                    output_request(&sizes, interval),
+                    limit,
+                    Some((index, first_tx.clone())),
+                ));
             }
-            let started = wait_signals(&mut first_rx, params.in_flight, Duration::from_secs(5)).await;
+            let started =
+                wait_signals(&mut first_rx, params.in_flight, Duration::from_secs(5)).await;
             if started < params.in_flight {
                 return Err(stop_after(server, DriverError::target(format!("only {started} of {} in-flight streams delivered a first response within 5 s", params.in_flight))).await);
             }
@@ -119,7 +145,13 @@ impl Driver for GracefulShutdown {
         while stop_began.elapsed() < refuse_within {
             let fresh = connect(&dial)?;
             let mut test = test_client(fresh.handle());
-            match within(Duration::from_secs(1), "EmptyCall on a new connection", test.empty_call(Empty {})).await {
+            match within(
+                Duration::from_secs(1),
+                "EmptyCall on a new connection",
+                test.empty_call(Empty {}),
+            )
+            .await
+            {
                 Ok(Err(status)) => {
                     refused = Some((stop_began.elapsed(), super::brief(&status)));
                     break;
@@ -133,7 +165,10 @@ impl Driver for GracefulShutdown {
         let mut problems = Vec::new();
         let mut lines = Vec::new();
         match &refused {
-            Some((after, how)) => lines.push(format!("a new connection's RPC failed {} ms after the stop began: {how}", after.as_millis())),
+            Some((after, how)) => lines.push(format!(
+                "a new connection's RPC failed {} ms after the stop began: {how}",
+                after.as_millis()
+            )),
             None => problems.push(format!(
                 "new connections were not refused within {} ms of the graceful stop: {last}",
                 refuse_within.as_millis()
@@ -157,7 +192,13 @@ impl Driver for GracefulShutdown {
             params.in_flight
         ));
         let mut stop_ms = 0.0;
-        match within(grace + Duration::from_secs(10), "the graceful stop", stopping).await {
+        match within(
+            grace + Duration::from_secs(10),
+            "the graceful stop",
+            stopping,
+        )
+        .await
+        {
             Ok(Ok((exit, took))) => {
                 stop_ms = took.as_secs_f64() * 1000.0;
                 match exit {
@@ -166,18 +207,26 @@ impl Driver for GracefulShutdown {
                     None => lines.push(format!("the embedded server stopped {} ms after the stop began (no process exit status)", took.as_millis())),
                 }
             }
-            Ok(Err(join)) => return Err(DriverError::harness(format!("the stop task failed: {join}"))),
+            Ok(Err(join)) => {
+                return Err(DriverError::harness(format!(
+                    "the stop task failed: {join}"
+                )));
+            }
             Err(stalled) => problems.push(stalled.to_string()),
         }
 
         let mut finding = match problems.first() {
-            Some(first) => Finding::fail(format!("the graceful shutdown was not graceful: {first}")),
+            Some(first) => {
+                Finding::fail(format!("the graceful shutdown was not graceful: {first}"))
+            }
             None if after_stop == 0 => {
                 return Err(DriverError::target(
                     "inconclusive: every in-flight RPC ended before the stop began (raise hold_ms / interval_ms)",
                 ));
             }
-            None => Finding::pass().evidence("new connections were refused, every in-flight RPC finished, the server stopped"),
+            None => Finding::pass().evidence(
+                "new connections were refused, every in-flight RPC finished, the server stopped",
+            ),
         };
         for line in problems.iter().skip(1).chain(&lines) {
             finding = finding.evidence(line.clone());
@@ -185,10 +234,17 @@ impl Driver for GracefulShutdown {
         Ok(finding
             .evidence(format!(
                 "in-flight RPCs: {}",
-                if has_probe { "ProbeService.Hold SLEEP, observed RUNNING" } else { "StreamingOutputCall, first response received" }
+                if has_probe {
+                    "ProbeService.Hold SLEEP, observed RUNNING"
+                } else {
+                    "StreamingOutputCall, first response received"
+                }
             ))
             .figure("in_flight_completed", completed as f64)
-            .figure("refused_after_ms", refused.map_or(-1.0, |(after, _)| after.as_secs_f64() * 1000.0))
+            .figure(
+                "refused_after_ms",
+                refused.map_or(-1.0, |(after, _)| after.as_secs_f64() * 1000.0),
+            )
             .figure("stop_ms", stop_ms))
     }
 }
@@ -196,6 +252,11 @@ impl Driver for GracefulShutdown {
 /// Stops the private server (so that it does not outlive the scenario) and
 /// passes `err` on.
 async fn stop_after(server: crate::target::PrivateServer, err: DriverError) -> DriverError {
-    let _ = within(Duration::from_secs(10), "stop", server.stop_gracefully(Duration::from_secs(2))).await;
+    let _ = within(
+        Duration::from_secs(10),
+        "stop",
+        server.stop_gracefully(Duration::from_secs(2)),
+    )
+    .await;
     err
 }

@@ -2,13 +2,13 @@
 //! half-closes, then every reply, in order.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
-use super::{Ctx, Driver, DriverResult, brief, output_request, test_client, within};
+use super::{Ctx, Driver, DriverError, DriverResult, brief, output_request, test_client, within};
 use crate::verdict::Finding;
 
 pub struct HalfDuplex;
@@ -32,7 +32,7 @@ impl Default for Params {
 
 impl Driver for HalfDuplex {
     const NAME: &'static str = "half-duplex";
-    const METHOD: &'static str = "Sends N requests on a HalfDuplexCall (request i asks for one response of 100+i bytes) and keeps the send half open, watching the receive half for a quiet period: no reply may arrive before the half-close. Then half-closes and expects the N replies in request order and OK.";
+    const METHOD: &'static str = "Sends N requests on a HalfDuplexCall (request i asks for one response of 100+i bytes) and keeps the send half open for a quiet period while a receiver task records when each reply arrives. Then half-closes. Passes when no reply arrived before the half-close and the N replies came after it, in request order, with OK.";
     const EVIDENCE: &'static str = "Replies seen before the half-close (must be none), replies after it and their order.";
     type Params = Params;
 
@@ -46,47 +46,56 @@ impl Driver for HalfDuplex {
         }
         let mut span = ctx.timeline().start("HalfDuplexCall");
         let limit = Duration::from_secs(5);
-        let mut replies = match within(limit, "HalfDuplexCall", client.half_duplex_call(ReceiverStream::new(outbound))).await {
-            Ok(Ok(response)) => response.into_inner(),
-            Ok(Err(status)) => return Ok(Finding::fail(format!("HalfDuplexCall failed: {}", brief(&status)))),
-            Err(stalled) => return Ok(Finding::fail(stalled.to_string())),
-        };
+        // The call runs in its own task, recording when each reply arrives:
+        // a server may send its response headers only with its first reply,
+        // so the call itself may not return before the half-close.
+        let receiver = tokio::spawn(async move {
+            let mut replies = client
+                .half_duplex_call(ReceiverStream::new(outbound))
+                .await?
+                .into_inner();
+            let mut arrivals = Vec::new();
+            while let Some(reply) = replies.message().await? {
+                arrivals.push((Instant::now(), reply.payload.map_or(0, |p| p.body.len())));
+            }
+            Ok::<_, tonic::Status>(arrivals)
+        });
         let quiet = Duration::from_millis(params.quiet_ms);
-        if let Ok(early) = within(quiet, "premature reply", replies.message()).await {
-            span.end(false);
-            return Ok(Finding::fail(format!(
-                "a reply arrived before the client half-closed ({}): HalfDuplexCall must buffer until half-close",
-                match early {
-                    Ok(Some(_)) => "a response message".to_owned(),
-                    Ok(None) => "the end of the stream".to_owned(),
-                    Err(status) => brief(&status),
-                }
-            )));
-        }
+        tokio::time::sleep(quiet).await;
+        let half_closed_at = Instant::now();
         drop(requests);
-        let mut sizes = Vec::new();
-        let ending = loop {
-            match within(limit, "reply", replies.message()).await {
-                Ok(Ok(Some(reply))) => {
-                    span.first_message();
-                    sizes.push(reply.payload.map_or(0, |p| p.body.len()));
-                }
-                Ok(Ok(None)) => break Ok(()),
-                Ok(Err(status)) => break Err(brief(&status)),
-                Err(stalled) => break Err(stalled.to_string()),
+        let arrivals = match within(limit, "the replies after the half-close", receiver).await {
+            Ok(Ok(Ok(arrivals))) => arrivals,
+            Ok(Ok(Err(status))) => {
+                span.end(false);
+                return Ok(Finding::fail(format!("HalfDuplexCall failed: {}", brief(&status))));
+            }
+            Ok(Err(join)) => return Err(DriverError::harness(format!("receiver task failed: {join}"))),
+            Err(stalled) => {
+                span.end(false);
+                return Ok(Finding::fail(stalled.to_string()));
             }
         };
+        if !arrivals.is_empty() {
+            span.first_message();
+        }
+        let early = arrivals.iter().filter(|(at, _)| *at < half_closed_at).count();
+        let sizes: Vec<usize> = arrivals.iter().map(|(_, size)| *size).collect();
         let expected: Vec<usize> = (0..total).map(|i| 100 + i).collect();
-        span.end(ending.is_ok() && sizes == expected);
-        Ok(match ending {
-            Err(reason) => Finding::fail(format!("after the half-close: {reason}")),
-            Ok(()) if sizes != expected => Finding::fail(format!(
+        span.end(early == 0 && sizes == expected);
+        Ok(if early > 0 {
+            Finding::fail(format!(
+                "{early} of {total} replies arrived before the client half-closed: HalfDuplexCall must buffer until half-close"
+            ))
+        } else if sizes != expected {
+            Finding::fail(format!(
                 "replies after the half-close were {sizes:?}, expected {expected:?}"
-            )),
-            Ok(()) => Finding::pass().evidence(format!(
-                "no reply during {} ms before the half-close; then all {total} replies in order and OK",
+            ))
+        } else {
+            Finding::pass().evidence(format!(
+                "no reply during the {} ms before the half-close; then all {total} replies in order and OK",
                 quiet.as_millis()
-            )),
+            ))
         })
     }
 }

@@ -57,9 +57,12 @@ impl Driver for PanicSibling {
             let tag = ctx.unique(&format!("sibling-{index}"));
             let mut probe = probe_client(channel.handle());
             let request = hold_request(&tag, HoldMode::Sleep, sibling_hold, &scope);
-            siblings.push(spawn_rpc(&ctx, format!("sibling Hold SLEEP #{index}"), sibling_hold + limit, async move {
-                probe.hold(request).await
-            }));
+            siblings.push(spawn_rpc(
+                &ctx,
+                format!("sibling Hold SLEEP #{index}"),
+                sibling_hold + limit,
+                async move { probe.hold(request).await },
+            ));
             tags.push(tag);
         }
         for (index, tag) in tags.iter().enumerate() {
@@ -75,10 +78,14 @@ impl Driver for PanicSibling {
         let panic_tag = ctx.unique("panic");
         let mut probe = probe_client(channel.handle());
         let request = hold_request(&panic_tag, HoldMode::Panic, Duration::ZERO, "");
-        let panicked = join_rpc(spawn_rpc(&ctx, "Hold PANIC", limit, async move { probe.hold(request).await })).await;
+        let panicked = join_rpc(spawn_rpc(&ctx, "Hold PANIC", limit, async move {
+            probe.hold(request).await
+        }))
+        .await;
         let mut still_running = 0usize;
         for tag in &tags {
-            if matches!(observe(&mut control, tag, Duration::ZERO).await, Ok(o) if o.state() == HandlerState::Running) {
+            if matches!(observe(&mut control, tag, Duration::ZERO).await, Ok(o) if o.state() == HandlerState::Running)
+            {
                 still_running += 1;
             }
         }
@@ -95,7 +102,9 @@ impl Driver for PanicSibling {
                 format!("the panicking call ended with the status {}", brief(status))
             }
             Err(err) => {
-                problems.push(format!("the panicking call did not end with a gRPC status of its own: {err}"));
+                problems.push(format!(
+                    "the panicking call did not end with a gRPC status of its own: {err}"
+                ));
                 format!("the panicking call: {err}")
             }
             Ok(_) => {
@@ -116,8 +125,17 @@ impl Driver for PanicSibling {
             }
         }
         let mut probe = probe_client(channel.handle());
-        let request = hold_request(&ctx.unique("after"), HoldMode::Unspecified, Duration::ZERO, "");
-        match join_rpc(spawn_rpc(&ctx, "later Hold", limit, async move { probe.hold(request).await })).await {
+        let request = hold_request(
+            &ctx.unique("after"),
+            HoldMode::Unspecified,
+            Duration::ZERO,
+            "",
+        );
+        match join_rpc(spawn_rpc(&ctx, "later Hold", limit, async move {
+            probe.hold(request).await
+        }))
+        .await
+        {
             Ok(response) => {
                 connection_ids.insert(response.into_inner().connection_id);
             }
@@ -139,7 +157,9 @@ impl Driver for PanicSibling {
         };
 
         let finding = if let Some(first) = problems.first() {
-            Finding::fail(format!("a panicking handler broke other RPCs or its connection: {first}"))
+            Finding::fail(format!(
+                "a panicking handler broke other RPCs or its connection: {first}"
+            ))
         } else if still_running == 0 {
             return Err(DriverError::target(format!(
                 "inconclusive: no sibling was still RUNNING when the panic's answer arrived (raise sibling_hold_ms; it is {} ms)",

@@ -4,18 +4,21 @@
 //! must leave room for the other streams.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use conformance::proto::grpc_testing::{ResponseParameters, StreamingOutputCallRequest};
+use conformance::proto::grpc_testing::{
+    ResponseParameters, StreamingOutputCallRequest, StreamingOutputCallResponse,
+};
 use serde::Deserialize;
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::{
     Ctx, Driver, DriverError, DriverResult, join_rpc, payload, spawn_rpc, test_client,
-    unary_request, within,
+    unary_request,
 };
-use crate::client::ChannelOptions;
+use crate::client::{ChannelOptions, ClientChannel};
+use crate::timeline::SpanHandle;
 use crate::verdict::Finding;
 
 pub struct StalledReader;
@@ -23,10 +26,12 @@ pub struct StalledReader;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Params {
-    /// Payload of each request on the stalled stream, and of each response
+    /// Streams stalled at once (see METHOD for why 2).
+    pub stalled_streams: usize,
+    /// Payload of each request on a stalled stream, and of each response
     /// it asks for.
     pub payload_bytes: usize,
-    /// Most requests pushed into the stalled stream.
+    /// Most requests pushed into each stalled stream.
     pub max_requests: usize,
     /// Sending counts as stalled when no request is accepted for this long.
     pub stall_ms: u64,
@@ -47,6 +52,7 @@ pub struct Params {
 impl Default for Params {
     fn default() -> Self {
         Self {
+            stalled_streams: 2,
             payload_bytes: 64 * 1024,
             max_requests: 256,
             stall_ms: 300,
@@ -61,7 +67,7 @@ impl Default for Params {
 
 impl Driver for StalledReader {
     const NAME: &'static str = "stalled-reader";
-    const METHOD: &'static str = "Opens a channel whose client stream window is small (64 KiB) and connection window large (16 MiB). On it, a FullDuplexCall is sent requests carrying payload_bytes each and asking for a response of payload_bytes each, and its responses are never read: the server's handler blocks writing into the client's full stream window, stops reading its requests, and the requests pile up in the server's receive window, unread. Sending continues until no request is accepted for stall_ms (bounded by max_requests). Then the sibling UnaryCalls, each with a request payload of sibling_payload_bytes, are issued on the same channel and must all complete within sibling_timeout_ms, while the stalled stream provably stays stalled (afterwards the sender is still blocked on the same request). Unread request data counts against the server's connection-level window until the handler reads it; a server whose connection window is no larger than one stream's lets one stalled stream block every other stream's request data. A server that never stops accepting requests (max_requests reached) is reported as skipped: there is no stalled stream to test against.";
+    const METHOD: &'static str = "Opens a channel whose client stream window is small (64 KiB) and connection window large (16 MiB). On it, `stalled_streams` FullDuplexCalls are each sent requests carrying payload_bytes and asking for a response of payload_bytes, and their responses are never read: each server handler blocks writing into the client's full stream window, stops reading its requests, and the requests pile up in the server's receive windows, unread. Sending continues until no stream accepts a request for stall_ms (bounded by max_requests per stream). Then the sibling UnaryCalls, each with a request payload of sibling_payload_bytes, are issued on the same channel and must all complete within sibling_timeout_ms, while the stalled streams provably stay stalled (afterwards their senders are still blocked with requests unsent; how many more requests they took meanwhile is reported, as servers that grow their windows dynamically take a few). Why it works: unread request data counts against the server's connection-level window until the handler reads it, so a server whose connection window is no larger than what the stalled streams may hold lets them block every other stream's request data. Why two streams by default: one stalled stream holds at most one stream window, and an HTTP/2 stack (h2) advertises connection-level and stream-level window releases independently, so with a connection window equal to one stream window a single stalled stream may leave part of it free (observed: about 64 KiB in one run of six), enough for siblings to trickle through since their data is read at once; two stalled streams can hold two stream windows, which uses such a connection window up deterministically, while a healthy server's connection window (the reference server's 8 MiB against 256 KiB streams) holds both with room to spare. A server that never stops accepting requests (max_requests reached) is reported as skipped: there is no stalled stream to test against.";
     const EVIDENCE: &'static str = "Requests the stalled stream accepted before and after the siblings, the siblings' outcomes, the client's window settings; a timeline.";
     type Params = Params;
 
@@ -73,59 +79,52 @@ impl Driver for StalledReader {
         };
         let channel = ctx.channel_with(&options)?;
         let stall = Duration::from_millis(params.stall_ms);
-        let size = i32::try_from(params.payload_bytes).unwrap_or(i32::MAX);
 
-        // The stalled stream: responses never read, requests pushed until
-        // the sender blocks.
-        let (requests, outbound) = mpsc::channel(1);
-        let mut test = test_client(channel.handle());
-        let stalled_span = ctx.timeline().start("stalled FullDuplexCall (responses never read)");
-        let call = tokio::spawn(async move { test.full_duplex_call(ReceiverStream::new(outbound)).await });
-        let (progress, mut accepted_rx) = watch::channel(0usize);
-        let max_requests = params.max_requests;
-        let body = params.payload_bytes;
-        let sender = tokio::spawn(async move {
-            for index in 0..max_requests {
-                let request = StreamingOutputCallRequest {
-                    response_parameters: vec![ResponseParameters { size, interval_us: 0, compressed: None }],
-                    payload: payload(body, 0xa5),
-                    ..StreamingOutputCallRequest::default()
-                };
-                if requests.send(request).await.is_err() {
-                    return Err(index);
+        // The stalled streams: responses never read, requests pushed until
+        // every sender blocks.
+        let streams: Vec<Stalled> = (0..params.stalled_streams.max(1))
+            .map(|index| Stalled::start(&ctx, &channel, index, &params))
+            .collect();
+        let accepted = |streams: &[Stalled]| streams.iter().map(Stalled::accepted).sum::<usize>();
+        let give_up = Instant::now() + Duration::from_secs(10);
+        let mut last = (accepted(&streams), Instant::now());
+        let stalled = loop {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let now = accepted(&streams);
+            if streams.iter().all(|stream| stream.sender.is_finished()) {
+                break false;
+            }
+            if now != last.0 {
+                last = (now, Instant::now());
+            } else if last.1.elapsed() >= stall {
+                break true;
+            }
+            if Instant::now() >= give_up {
+                break false;
+            }
+        };
+        let accepted_before: Vec<usize> = streams.iter().map(Stalled::accepted).collect();
+        if !stalled {
+            let mut outcomes = Vec::new();
+            for stream in streams {
+                outcomes.push(stream.stop().await);
+            }
+            return match outcomes.iter().find_map(|outcome| outcome.as_ref().err()) {
+                Some(index) => Err(DriverError::target(format!(
+                    "a FullDuplexCall closed after {index} requests"
+                ))),
+                None if outcomes.iter().all(Result::is_ok)
+                    && accepted_before.iter().all(|&n| n == params.max_requests) =>
+                {
+                    Ok(Finding::skip(format!(
+                        "the server accepted all {} requests of {} bytes on each stream without stalling (it reads ahead or buffers): no stalled stream to test against",
+                        params.max_requests, params.payload_bytes
+                    )))
                 }
-                let _ = progress.send(index + 1);
-            }
-            Ok(max_requests)
-        });
-        let filling = within(Duration::from_secs(10), "the stalled stream to stop accepting requests", async {
-            loop {
-                match within(stall, "next request", accepted_rx.changed()).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(_)) => return false, // the sender ended
-                    Err(_) => return true,      // no progress for `stall`
-                }
-            }
-        })
-        .await;
-        let accepted = *accepted_rx.borrow();
-        match filling {
-            Ok(true) => {}
-            Ok(false) | Err(_) => {
-                sender.abort();
-                call.abort();
-                return match sender.await {
-                    Ok(Ok(sent)) => Ok(Finding::skip(format!(
-                        "the server accepted all {sent} requests of {} bytes without stalling (it reads ahead or buffers): no stalled stream to test against"
-                    , params.payload_bytes))),
-                    Ok(Err(index)) => Err(DriverError::target(format!(
-                        "the FullDuplexCall closed after {index} requests"
-                    ))),
-                    Err(_) => Err(DriverError::target(format!(
-                        "the stalled stream kept accepting requests slowly for 10 s ({accepted} accepted)"
-                    ))),
-                };
-            }
+                None => Err(DriverError::target(format!(
+                    "the streams kept accepting requests slowly for 10 s ({accepted_before:?} accepted)"
+                ))),
+            };
         }
 
         // Siblings on the same connection.
@@ -134,9 +133,12 @@ impl Driver for StalledReader {
             .map(|index| {
                 let mut test = test_client(channel.handle());
                 let request = unary_request(16, params.sibling_payload_bytes);
-                spawn_rpc(&ctx, format!("sibling UnaryCall #{index}"), sibling_timeout, async move {
-                    test.unary_call(request).await
-                })
+                spawn_rpc(
+                    &ctx,
+                    format!("sibling UnaryCall #{index}"),
+                    sibling_timeout,
+                    async move { test.unary_call(request).await },
+                )
             })
             .collect();
         let mut completed = 0usize;
@@ -147,39 +149,112 @@ impl Driver for StalledReader {
                 Err(err) => failures.push(err.to_string()),
             }
         }
-        let accepted_after = *accepted_rx.borrow();
-        let still_stalled = !sender.is_finished() && accepted_after == accepted;
-        sender.abort();
-        call.abort();
-        stalled_span.end(still_stalled);
+        let accepted_after: Vec<usize> = streams.iter().map(Stalled::accepted).collect();
+        // Still stalled: every sender is still blocked with requests unsent
+        // (a server that grows its windows meanwhile, as grpc-go's BDP
+        // estimation does, may have taken a few more).
+        let still_stalled = streams.iter().all(|stream| !stream.sender.is_finished());
+        for stream in streams {
+            let _ = stream.stop().await;
+        }
 
         let finding = if let Some(first) = failures.first() {
             Finding::fail(format!(
-                "{} of {} sibling RPCs did not complete while one stream on the same connection had stopped reading (first: {first}): the stalled stream blocks the connection",
+                "{} of {} sibling RPCs did not complete while {} streams on the same connection had stopped reading (first: {first}): the stalled streams block the connection",
                 failures.len(),
-                params.siblings
+                params.siblings,
+                accepted_before.len()
             ))
         } else if !still_stalled {
             return Err(DriverError::target(format!(
-                "inconclusive: the stalled stream accepted more requests while the siblings ran ({accepted} before, {accepted_after} after), so it was not provably stalled"
+                "inconclusive: a stalled stream sent all its requests while the siblings ran ({accepted_before:?} accepted before, {accepted_after:?} after), so it was not provably stalled"
             )));
         } else {
             Finding::pass().evidence(format!(
-                "{completed} sibling UnaryCalls with {} byte requests completed while the stalled stream stayed stalled (its sender was still blocked afterwards)",
+                "{completed} sibling UnaryCalls with {} byte requests completed while the stalled streams stayed stalled (afterwards their senders were still blocked, requests unsent)",
                 params.sibling_payload_bytes
             ))
         };
         Ok(finding
             .evidence(format!(
-                "the stalled stream accepted {accepted} requests of {} bytes before sending stopped making progress for {} ms; {accepted_after} afterwards",
-                params.payload_bytes, params.stall_ms
+                "the {} stalled streams accepted {accepted_before:?} requests of {} bytes before sending stopped making progress for {} ms; {accepted_after:?} afterwards",
+                accepted_before.len(), params.payload_bytes, params.stall_ms
             ))
             .evidence(format!(
                 "client windows: stream {} bytes, connection {} bytes",
                 params.client_stream_window, params.client_connection_window
             ))
-            .figure("stalled_requests_accepted", accepted as f64)
+            .figure("stalled_requests_accepted", accepted_before.iter().sum::<usize>() as f64)
             .figure("siblings_completed", completed as f64)
             .figure("client_connections", channel.connections_opened() as f64))
+    }
+}
+
+/// One stream whose responses are never read, and the task pushing
+/// requests into it.
+struct Stalled {
+    call: tokio::task::JoinHandle<
+        Result<tonic::Response<tonic::Streaming<StreamingOutputCallResponse>>, tonic::Status>,
+    >,
+    sender: tokio::task::JoinHandle<Result<usize, usize>>,
+    progress: watch::Receiver<usize>,
+    span: SpanHandle,
+}
+
+impl Stalled {
+    fn start(ctx: &Ctx, channel: &ClientChannel, index: usize, params: &Params) -> Self {
+        let (requests, outbound) = mpsc::channel(1);
+        let mut test = test_client(channel.handle());
+        let span = ctx.timeline().start(format!(
+            "stalled FullDuplexCall #{index} (responses never read)"
+        ));
+        let call =
+            tokio::spawn(async move { test.full_duplex_call(ReceiverStream::new(outbound)).await });
+        let (progress, accepted) = watch::channel(0usize);
+        let max_requests = params.max_requests;
+        let body = params.payload_bytes;
+        let size = i32::try_from(body).unwrap_or(i32::MAX);
+        let sender = tokio::spawn(async move {
+            for sent in 0..max_requests {
+                let request = StreamingOutputCallRequest {
+                    response_parameters: vec![ResponseParameters {
+                        size,
+                        interval_us: 0,
+                        compressed: None,
+                    }],
+                    payload: payload(body, 0xa5),
+                    ..StreamingOutputCallRequest::default()
+                };
+                if requests.send(request).await.is_err() {
+                    return Err(sent);
+                }
+                let _ = progress.send(sent + 1);
+            }
+            Ok(max_requests)
+        });
+        Self {
+            call,
+            sender,
+            progress: accepted,
+            span,
+        }
+    }
+
+    /// Requests the stream has accepted so far.
+    fn accepted(&self) -> usize {
+        *self.progress.borrow()
+    }
+
+    /// Ends the stream; returns how its sender ended (Err: the stream closed
+    /// after that many requests).
+    async fn stop(self) -> Result<usize, usize> {
+        let finished = self.sender.is_finished();
+        self.sender.abort();
+        self.call.abort();
+        self.span.end(!finished);
+        match self.sender.await {
+            Ok(outcome) => outcome,
+            Err(_) => Ok(*self.progress.borrow()),
+        }
     }
 }

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Regenerates reports/: installs every target of targets/targets.toml (from
+# the package registries only), runs the full catalog against each with its
+# expectations file, and writes one report per target plus the matrix.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+cargo build --release -p harness --bin grpc-conformance
+exec target/release/grpc-conformance matrix --out reports "$@"
