@@ -85,6 +85,11 @@ fn collect(stream: impl AsyncRead + Unpin + Send + 'static, tail: Tail) {
 
 fn spawn(command: &str, port: u16, tail: &Tail) -> Result<Child, TargetError> {
     let line = command.replace("{port}", &port.to_string());
+    // A simple command replaces the shell (`exec`), so that the process the
+    // harness watches and signals is the server itself: otherwise SIGTERM
+    // ends the shell at once while the server is still draining.
+    let simple = !line.contains([';', '&', '|', '\n', '(', '`']);
+    let line = if simple { format!("exec {line}") } else { line };
     let mut child = Command::new("sh")
         .arg("-c")
         .arg(&line)
