@@ -47,10 +47,10 @@ fn build(reports: &[Report]) -> Matrix<'_> {
 }
 
 fn heading(report: &Report) -> String {
-    if report.target.implementation.is_empty() {
-        report.target.name.clone()
+    if report.target.name.is_empty() {
+        report.target.description.clone()
     } else {
-        format!("{} {}", report.target.implementation, report.target.version)
+        report.target.name.clone()
     }
 }
 
@@ -58,13 +58,14 @@ fn heading(report: &Report) -> String {
 pub fn render_markdown(reports: &[Report], title: &str) -> String {
     let matrix = build(reports);
     let mut out = format!("# {title}\n\n");
-    out.push_str("| target | description | run | machine | pass | fail | skip | error |\n|---|---|---|---|---|---|---|---|\n");
+    out.push_str("| target | version | description | run | machine | pass | fail | skip | error |\n|---|---|---|---|---|---|---|---|---|\n");
     for report in &matrix.targets {
         let s = &report.summary;
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             heading(report),
+            report.target.version.replace('|', "\\|"),
             report.target.description.replace('|', "\\|"),
             report.started_at,
             report.machine.replace('|', "\\|"),

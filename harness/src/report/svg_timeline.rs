@@ -3,7 +3,7 @@
 //! as a staircase.
 
 use svg::Document;
-use svg::node::element::{Line, Rectangle, Text, Title};
+use svg::node::element::{Rectangle, Text, Title};
 
 use crate::timeline::Span;
 
@@ -19,7 +19,11 @@ pub fn render(spans: &[Span]) -> String {
     if spans.is_empty() {
         return String::new();
     }
-    let shown = &spans[..spans.len().min(MAX_BARS)];
+    // Rows in order of first message (start when none): serialised RPCs
+    // then draw a clean staircase.
+    let mut ordered: Vec<&Span> = spans.iter().collect();
+    ordered.sort_by_key(|span| span.first_message_us.unwrap_or(span.start_us));
+    let shown = &ordered[..ordered.len().min(MAX_BARS)];
     let end = spans
         .iter()
         .map(|span| span.end_us.unwrap_or(span.start_us).max(span.start_us))
@@ -54,29 +58,37 @@ pub fn render(spans: &[Span]) -> String {
                 .map(|us| format!(", end {:.1} ms", us as f64 / 1000.0))
                 .unwrap_or_else(|| ", did not end".to_owned()),
         );
-        let bar = Rectangle::new()
-            .set("x", x)
-            .set("y", y)
-            .set("width", width)
-            .set("height", BAR)
-            .set("fill", colour)
-            .add(Title::new(tooltip));
-        document = document.add(bar);
-        if let Some(first) = span.first_message_us {
-            let fx = LEFT + first as f64 * scale;
+        // Waiting for the first message: a pale bar; active (first message
+        // to end): a solid one. Parallel RPCs overlap, serialised ones make
+        // a staircase of solid segments.
+        let active_from = span
+            .first_message_us
+            .map_or(x, |first| LEFT + first as f64 * scale);
+        if active_from > x {
             document = document.add(
-                Line::new()
-                    .set("x1", fx)
-                    .set("x2", fx)
-                    .set("y1", y)
-                    .set("y2", y + BAR)
-                    .set("stroke", "#111827")
-                    .set("stroke-width", 1.2),
+                Rectangle::new()
+                    .set("x", x)
+                    .set("y", y)
+                    .set("width", (active_from - x).max(0.5))
+                    .set("height", BAR)
+                    .set("fill", colour)
+                    .set("fill-opacity", 0.25)
+                    .add(Title::new(tooltip.clone())),
             );
         }
+        let solid = (x + width - active_from).max(1.5);
+        document = document.add(
+            Rectangle::new()
+                .set("x", active_from)
+                .set("y", y)
+                .set("width", solid)
+                .set("height", BAR)
+                .set("fill", colour)
+                .add(Title::new(tooltip)),
+        );
     }
     let caption = format!(
-        "{} RPC(s){} over {:.1} ms; bar = start to end, tick = first message, red = failed, grey = did not end",
+        "{} RPC(s){} over {:.1} ms; pale = started, waiting for the first message; solid = first message to end; red = failed, grey = did not end",
         spans.len(),
         if spans.len() > MAX_BARS {
             format!(" (first {MAX_BARS} drawn)")
