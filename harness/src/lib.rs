@@ -7,6 +7,8 @@
 //! * [`client`]: client channels (connection counting, TLS, client defects).
 //! * [`runner`]: budgets, isolation, repeats, streaming results.
 //! * [`expectations`]: known failures per target.
+//! * [`load`]: a bounded closed-loop load generator (sustained load, benchmarks).
+//! * [`explore`]: generated concurrent schedules (proptest) with an oracle.
 //! * [`report`]: JSON (source of truth), JUnit, Markdown, HTML, matrix.
 //! * [`cli`]: the `grpc-conformance` command.
 
@@ -15,6 +17,8 @@ pub mod client;
 pub mod defects;
 pub mod drivers;
 pub mod expectations;
+pub mod explore;
+pub mod load;
 pub mod report;
 pub mod runner;
 pub mod scenario;

@@ -1,5 +1,6 @@
 //! The `grpc-conformance` command line.
 
+mod explore;
 mod matrix;
 mod progress;
 mod report_cmd;
@@ -65,6 +66,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Work with reports.
     Report(report_cmd::ReportArgs),
+    /// Run generated concurrent schedules (proptest) against a target.
+    Explore(Box<explore::ExploreArgs>),
     /// Install and run every third-party target of targets/targets.toml and
     /// write the compatibility matrix (reports/).
     Matrix(matrix::MatrixArgs),
@@ -163,6 +166,7 @@ pub fn main() -> ExitCode {
         Some(Command::Serve(args)) => serve::serve(args),
         Some(Command::Report(args)) => report_cmd::report(args),
         Some(Command::Matrix(args)) => matrix::matrix(args),
+        Some(Command::Explore(args)) => explore::run(*args),
     };
     ExitCode::from(code)
 }

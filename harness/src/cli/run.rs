@@ -17,8 +17,9 @@ use crate::runner::{self, RunConfig};
 use crate::target::{TargetError, TargetSession, TargetSpec};
 use crate::verdict::Verdict;
 
+/// Which server to test, shared by `run` and `explore`.
 #[derive(Debug, Clone, Args)]
-pub struct RunArgs {
+pub struct TargetArgs {
     /// A running server to test, http://host:port or https://host:port
     /// (default: the embedded reference server).
     #[arg(long, value_name = "URI", conflicts_with = "server_cmd")]
@@ -36,6 +37,15 @@ pub struct RunArgs {
     /// Seconds a --server-cmd server has to start answering.
     #[arg(long, value_name = "SECS", default_value = "30", value_parser = super::parse_duration_secs)]
     pub startup_timeout: Duration,
+    /// Embedded reference server settings (ignored for other targets).
+    #[command(flatten)]
+    pub server: ServerOptions,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Do not restart a --server-cmd server that died; later scenarios then
     /// end in `error`.
     #[arg(long)]
@@ -57,13 +67,10 @@ pub struct RunArgs {
     /// The target's name in reports and matrices.
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
-    /// Embedded reference server settings (ignored for other targets).
-    #[command(flatten)]
-    pub server: ServerOptions,
 }
 
-impl RunArgs {
-    fn spec(&self) -> Result<TargetSpec, String> {
+impl TargetArgs {
+    pub(crate) fn spec(&self) -> Result<TargetSpec, String> {
         if let Some(uri) = &self.target {
             if !(uri.starts_with("http://") || uri.starts_with("https://")) {
                 return Err(format!(
@@ -88,7 +95,7 @@ impl RunArgs {
         })
     }
 
-    fn client_defects(&self) -> Result<Vec<ClientDefect>, String> {
+    pub(crate) fn client_defects(&self) -> Result<Vec<ClientDefect>, String> {
         let mut defects = Vec::new();
         for name in &self.server.defects {
             match name.parse::<AnyDefect>()? {
@@ -104,8 +111,8 @@ impl RunArgs {
         Ok(defects)
     }
 
-    fn target_name(&self) -> String {
-        if let Some(name) = &self.name {
+    pub(crate) fn target_name(&self, name: Option<&String>) -> String {
+        if let Some(name) = name {
             return name.clone();
         }
         match (&self.target, &self.server_cmd) {
@@ -134,13 +141,6 @@ pub fn run(args: RunArgs) -> u8 {
         },
         None => Expectations::default(),
     };
-    let (spec, client_defects) = match (args.spec(), args.client_defects()) {
-        (Ok(spec), Ok(defects)) => (spec, defects),
-        (Err(err), _) | (_, Err(err)) => {
-            super::error(err);
-            return exit::USAGE;
-        }
-    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -155,41 +155,14 @@ pub fn run(args: RunArgs) -> u8 {
         repeat: args.repeat,
         restart_on_exit: !args.no_restart,
         expectations,
-        target_name: args.target_name(),
+        target_name: args.target.target_name(args.name.as_ref()),
         command_line: std::env::args().collect::<Vec<_>>().join(" "),
     };
     runtime.block_on(async move {
-        eprintln!("target: {}", spec.describe());
-        let target = match TargetSession::open(spec, client_defects).await {
-            Ok(target) => Arc::new(target),
-            Err(err @ TargetError::Config(_)) => {
-                super::error(err);
-                return exit::USAGE;
-            }
-            Err(err) => {
-                super::error(err);
-                return exit::UNREACHABLE;
-            }
+        let target = match open_target(&args.target).await {
+            Ok(target) => target,
+            Err(code) => return code,
         };
-        if let Some(info) = &target.info {
-            eprintln!(
-                "implementation: {} {} ({})",
-                info.implementation, info.version, info.threading
-            );
-        }
-        eprintln!(
-            "capabilities: {}{}",
-            target
-                .capabilities
-                .iter()
-                .map(|c| c.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-            target
-                .advertised_max_streams
-                .map(|n| format!("; advertises {n} concurrent streams"))
-                .unwrap_or_default()
-        );
         let files = ReportFiles::new(&args.out);
         let mut progress = Progress::new(scenarios.len() * args.repeat as usize);
         let interrupt = async {
@@ -235,6 +208,50 @@ pub fn run(args: RunArgs) -> u8 {
             exit::OK
         }
     })
+}
+
+/// Opens the target the options name, printing what was found; on failure,
+/// prints why and returns the exit code (2 bad options, 3 unreachable).
+pub(crate) async fn open_target(args: &TargetArgs) -> Result<Arc<TargetSession>, u8> {
+    let (spec, client_defects) = match (args.spec(), args.client_defects()) {
+        (Ok(spec), Ok(defects)) => (spec, defects),
+        (Err(err), _) | (_, Err(err)) => {
+            super::error(err);
+            return Err(exit::USAGE);
+        }
+    };
+    eprintln!("target: {}", spec.describe());
+    let target = match TargetSession::open(spec, client_defects).await {
+        Ok(target) => Arc::new(target),
+        Err(err @ TargetError::Config(_)) => {
+            super::error(err);
+            return Err(exit::USAGE);
+        }
+        Err(err) => {
+            super::error(err);
+            return Err(exit::UNREACHABLE);
+        }
+    };
+    if let Some(info) = &target.info {
+        eprintln!(
+            "implementation: {} {} ({})",
+            info.implementation, info.version, info.threading
+        );
+    }
+    eprintln!(
+        "capabilities: {}{}",
+        target
+            .capabilities
+            .iter()
+            .map(|c| c.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        target
+            .advertised_max_streams
+            .map(|n| format!("; advertises {n} concurrent streams"))
+            .unwrap_or_default()
+    );
+    Ok(target)
 }
 
 fn print_summary(report: &Report) {

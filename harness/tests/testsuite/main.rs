@@ -2,6 +2,7 @@
 //! step on a 2-core machine), one module per feature.
 
 mod cli;
+mod explore;
 mod interrupt;
 mod scenario_files;
 mod server_cmd;

@@ -1,0 +1,317 @@
+//! A bounded closed-loop load generator: `in_flight` workers on one channel,
+//! each issuing its next RPC as soon as its last one ended, until a count or
+//! a duration runs out. Every RPC goes through the harness's own RPC path (a
+//! client from [`crate::drivers::test_client`], bounded by
+//! [`crate::drivers::within`], recorded as a span on a [`Timeline`]), so the
+//! `sustained-load` scenario and the throughput benchmarks measure the same
+//! code.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use conformance::proto::grpc_testing::{SimpleRequest, StreamingOutputCallRequest};
+use tonic::metadata::MetadataValue;
+use tonic::transport::Channel;
+
+use crate::drivers::{brief, output_request, test_client, unary_request, within};
+use crate::timeline::Timeline;
+
+/// The metadata the interop servers echo back as a response header.
+pub const ECHO_INITIAL: &str = "x-grpc-test-echo-initial";
+
+/// What each RPC of the load is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Call {
+    /// TestService.UnaryCall with `request_size` bytes out, `response_size`
+    /// bytes back.
+    Unary {
+        request_size: usize,
+        response_size: usize,
+    },
+    /// TestService.StreamingOutputCall answering `messages` messages of
+    /// `size` bytes each, read to the end.
+    ServerStream { messages: usize, size: usize },
+}
+
+impl Call {
+    fn label(self) -> &'static str {
+        match self {
+            Call::Unary { .. } => "UnaryCall",
+            Call::ServerStream { .. } => "StreamingOutputCall",
+        }
+    }
+}
+
+/// The bounds and shape of one load.
+#[derive(Debug, Clone)]
+pub struct LoadSpec {
+    /// RPCs kept in flight (workers), at least 1.
+    pub in_flight: usize,
+    /// Stop after this many RPCs were issued.
+    pub max_rpcs: u64,
+    /// Stop issuing after this long.
+    pub max_duration: Duration,
+    /// How long one RPC may take before it counts as failed.
+    pub rpc_timeout: Duration,
+    pub call: Call,
+    /// Send a unique `x-grpc-test-echo-initial` value with every RPC and
+    /// count an RPC whose response echoes another value as failed (per-request
+    /// state leaking between concurrent RPCs).
+    pub check_echo: bool,
+}
+
+impl LoadSpec {
+    /// A unary load of `rpcs` RPCs with `in_flight` of them in flight, the
+    /// shape the throughput benchmarks use.
+    pub fn unary(in_flight: usize, rpcs: u64) -> Self {
+        Self {
+            in_flight,
+            max_rpcs: rpcs,
+            max_duration: Duration::from_secs(3_600),
+            rpc_timeout: Duration::from_secs(30),
+            call: Call::Unary {
+                request_size: 0,
+                response_size: 32,
+            },
+            check_echo: false,
+        }
+    }
+}
+
+/// What a load measured.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOutcome {
+    /// RPCs that ended OK (and answered as asked).
+    pub succeeded: u64,
+    /// RPCs that failed, stalled or answered wrongly.
+    pub failed: u64,
+    /// The first failure seen, in words.
+    pub first_failure: Option<String>,
+    /// From the first RPC issued to the last one ended.
+    pub elapsed: Duration,
+    /// Latency of every RPC that succeeded, in microseconds, sorted.
+    latencies_us: Vec<u32>,
+}
+
+impl LoadOutcome {
+    pub fn issued(&self) -> u64 {
+        self.succeeded + self.failed
+    }
+
+    /// RPCs that succeeded, per second of the load.
+    pub fn rpcs_per_second(&self) -> f64 {
+        let seconds = self.elapsed.as_secs_f64();
+        if seconds > 0.0 {
+            self.succeeded as f64 / seconds
+        } else {
+            0.0
+        }
+    }
+
+    /// The `quantile` (0.0..=1.0) of the successful RPCs' latencies
+    /// (nearest rank), if any succeeded.
+    pub fn latency(&self, quantile: f64) -> Option<Duration> {
+        if self.latencies_us.is_empty() {
+            return None;
+        }
+        let rank = (quantile.clamp(0.0, 1.0) * self.latencies_us.len() as f64).ceil() as usize;
+        let index = rank.saturating_sub(1).min(self.latencies_us.len() - 1);
+        Some(Duration::from_micros(u64::from(self.latencies_us[index])))
+    }
+}
+
+/// One worker's tally.
+#[derive(Default)]
+struct Tally {
+    succeeded: u64,
+    failed: u64,
+    first_failure: Option<String>,
+    latencies_us: Vec<u32>,
+}
+
+/// Runs the load on `channel` (each worker on its own clone, as drivers
+/// share a channel across tasks), recording every RPC on `timeline`.
+pub async fn closed_loop(channel: &Channel, timeline: &Timeline, spec: &LoadSpec) -> LoadOutcome {
+    let started = Instant::now();
+    let stop_at = started + spec.max_duration;
+    let tickets = Arc::new(AtomicU64::new(0));
+    let workers = spec.in_flight.max(1);
+    let mut tasks = Vec::with_capacity(workers);
+    for _ in 0..workers {
+        let channel = channel.clone();
+        let timeline = timeline.clone();
+        let tickets = Arc::clone(&tickets);
+        let spec = spec.clone();
+        tasks.push(tokio::spawn(async move {
+            worker(channel, timeline, tickets, stop_at, spec).await
+        }));
+    }
+    let mut outcome = LoadOutcome::default();
+    for task in tasks {
+        let tally = task.await.unwrap_or_else(|join| Tally {
+            failed: 1,
+            first_failure: Some(format!("a load worker failed: {join}")),
+            ..Tally::default()
+        });
+        outcome.succeeded += tally.succeeded;
+        outcome.failed += tally.failed;
+        if outcome.first_failure.is_none() {
+            outcome.first_failure = tally.first_failure;
+        }
+        outcome.latencies_us.extend(tally.latencies_us);
+    }
+    outcome.elapsed = started.elapsed();
+    outcome.latencies_us.sort_unstable();
+    outcome
+}
+
+async fn worker(
+    channel: Channel,
+    timeline: Timeline,
+    tickets: Arc<AtomicU64>,
+    stop_at: Instant,
+    spec: LoadSpec,
+) -> Tally {
+    let mut client = test_client(channel);
+    let mut tally = Tally::default();
+    let (unary, streaming) = requests(spec.call);
+    loop {
+        let ticket = tickets.fetch_add(1, Ordering::Relaxed);
+        if ticket >= spec.max_rpcs || Instant::now() >= stop_at {
+            return tally;
+        }
+        let label = spec.call.label();
+        let mut span = timeline.start(format!("{label} #{ticket}"));
+        let sent = Instant::now();
+        let tag = spec.check_echo.then(|| format!("load-{ticket}"));
+        let outcome = match spec.call {
+            Call::Unary { response_size, .. } => {
+                let mut request = tonic::Request::new(unary.clone());
+                echo(&mut request, tag.as_deref());
+                match within(spec.rpc_timeout, label, client.unary_call(request)).await {
+                    Ok(Ok(response)) => {
+                        let size = response
+                            .get_ref()
+                            .payload
+                            .as_ref()
+                            .map_or(0, |payload| payload.body.len());
+                        span.first_message();
+                        check_echo(response.metadata(), tag.as_deref()).and_then(|()| {
+                            if size == response_size {
+                                Ok(())
+                            } else {
+                                Err(format!("{size} bytes back instead of {response_size}"))
+                            }
+                        })
+                    }
+                    Ok(Err(status)) => Err(brief(&status)),
+                    Err(stalled) => Err(stalled.to_string()),
+                }
+            }
+            Call::ServerStream { messages, .. } => {
+                let mut request = tonic::Request::new(streaming.clone());
+                echo(&mut request, tag.as_deref());
+                let read = async {
+                    let response = client.streaming_output_call(request).await?;
+                    let echoed = check_echo(response.metadata(), tag.as_deref());
+                    let mut stream = response.into_inner();
+                    let mut seen = 0usize;
+                    while stream.message().await?.is_some() {
+                        seen += 1;
+                        if seen == 1 {
+                            span.first_message();
+                        }
+                    }
+                    Ok::<_, tonic::Status>(echoed.and_then(|()| {
+                        if seen == messages {
+                            Ok(())
+                        } else {
+                            Err(format!("{seen} messages instead of {messages}"))
+                        }
+                    }))
+                };
+                match within(spec.rpc_timeout, label, read).await {
+                    Ok(Ok(checked)) => checked,
+                    Ok(Err(status)) => Err(brief(&status)),
+                    Err(stalled) => Err(stalled.to_string()),
+                }
+            }
+        };
+        let took = sent.elapsed();
+        span.end(outcome.is_ok());
+        match outcome {
+            Ok(()) => {
+                tally.succeeded += 1;
+                tally
+                    .latencies_us
+                    .push(u32::try_from(took.as_micros()).unwrap_or(u32::MAX));
+            }
+            Err(reason) => {
+                tally.failed += 1;
+                if tally.first_failure.is_none() {
+                    tally.first_failure = Some(format!("{label} #{ticket}: {reason}"));
+                }
+            }
+        }
+    }
+}
+
+fn requests(call: Call) -> (SimpleRequest, StreamingOutputCallRequest) {
+    match call {
+        Call::Unary {
+            request_size,
+            response_size,
+        } => (
+            unary_request(response_size, request_size),
+            StreamingOutputCallRequest::default(),
+        ),
+        Call::ServerStream { messages, size } => (
+            SimpleRequest::default(),
+            output_request(&vec![size; messages], Duration::ZERO),
+        ),
+    }
+}
+
+fn echo<T>(request: &mut tonic::Request<T>, tag: Option<&str>) {
+    if let Some(tag) = tag
+        && let Ok(value) = MetadataValue::try_from(tag)
+    {
+        request.metadata_mut().insert(ECHO_INITIAL, value);
+    }
+}
+
+fn check_echo(metadata: &tonic::metadata::MetadataMap, tag: Option<&str>) -> Result<(), String> {
+    let Some(tag) = tag else {
+        return Ok(());
+    };
+    match metadata.get(ECHO_INITIAL).map(|value| value.to_str()) {
+        Some(Ok(echoed)) if echoed == tag => Ok(()),
+        Some(Ok(echoed)) => Err(format!(
+            "the response echoed {echoed:?}, another RPC's metadata, instead of its own {tag:?}"
+        )),
+        Some(Err(_)) => Err("the echoed metadata is not text".to_owned()),
+        None => Err(format!("the response did not echo {ECHO_INITIAL}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let outcome = LoadOutcome {
+            succeeded: 100,
+            latencies_us: (1..=100).collect(),
+            elapsed: Duration::from_secs(2),
+            ..LoadOutcome::default()
+        };
+        assert_eq!(outcome.latency(0.5), Some(Duration::from_micros(50)));
+        assert_eq!(outcome.latency(0.99), Some(Duration::from_micros(99)));
+        assert_eq!(outcome.latency(1.0), Some(Duration::from_micros(100)));
+        assert_eq!(outcome.latency(0.0), Some(Duration::from_micros(1)));
+        assert!((outcome.rpcs_per_second() - 50.0).abs() < 1e-9);
+        assert_eq!(LoadOutcome::default().latency(0.5), None);
+    }
+}

@@ -1,0 +1,88 @@
+//! Generated schedules: a bounded run against the healthy reference server
+//! (fixed seed in CI, random locally), and the explorer finding and shrinking
+//! a counterexample against defect modes.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use conformance::server::{Defect, ServerConfig};
+use harness::explore::{ExploreConfig, explore};
+use harness::target::{TargetSession, TargetSpec};
+
+async fn target(defects: &[Defect]) -> Arc<TargetSession> {
+    let config = ServerConfig {
+        defects: defects.iter().copied().collect(),
+        ..ServerConfig::default()
+    };
+    Arc::new(
+        TargetSession::open(TargetSpec::Embedded { config }, Vec::new())
+            .await
+            .expect("the embedded target opens"),
+    )
+}
+
+fn seed() -> u64 {
+    if std::env::var_os("CI").is_some() {
+        return 20_261_125;
+    }
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(7, |elapsed| elapsed.as_nanos() as u64)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generated_schedules_match_the_oracle_on_the_reference_server() {
+    let seed = seed();
+    let outcome = explore(
+        target(&[]).await,
+        ExploreConfig {
+            cases: 24,
+            seed,
+            time_budget: Duration::from_secs(40),
+            max_rpcs: 10,
+        },
+    )
+    .await;
+    if let Some((schedule, why)) = &outcome.failure {
+        panic!("seed {seed}: {why}\n{schedule}");
+    }
+    assert!(outcome.cases_run >= 1, "no case ran");
+}
+
+async fn finds(defect: Defect) -> (usize, Duration) {
+    let started = Instant::now();
+    let outcome = explore(
+        target(&[defect]).await,
+        ExploreConfig {
+            cases: 64,
+            seed: 11,
+            time_budget: Duration::from_secs(60),
+            max_rpcs: 12,
+        },
+    )
+    .await;
+    let (schedule, why) = outcome.failure.unwrap_or_else(|| {
+        panic!(
+            "explore found nothing against {defect} in {} cases",
+            outcome.cases_run
+        )
+    });
+    eprintln!(
+        "against {defect}: found and shrunk in {:?} after {} cases: {why}\n{schedule}",
+        started.elapsed(),
+        outcome.cases_run
+    );
+    (schedule.rpcs.len(), started.elapsed())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explore_finds_dropped_stream_messages_and_shrinks() {
+    let (rpcs, _) = finds(Defect::DuplexDropMessages).await;
+    assert!(rpcs <= 3, "shrunk to {rpcs} RPCs");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explore_finds_a_failure_that_kills_its_siblings_and_shrinks() {
+    let (rpcs, _) = finds(Defect::FailureKillsConnection).await;
+    assert!(rpcs <= 4, "shrunk to {rpcs} RPCs");
+}
