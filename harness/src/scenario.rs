@@ -41,6 +41,11 @@ impl Area {
         }
     }
 
+    /// The area of that name, if any.
+    pub fn named(name: &str) -> Option<Area> {
+        Area::ALL.into_iter().find(|area| area.as_str() == name)
+    }
+
     /// The guarantee of this area, as the suite states it.
     pub fn guarantee(self) -> &'static str {
         match self {

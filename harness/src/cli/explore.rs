@@ -38,15 +38,9 @@ pub struct ExploreArgs {
 }
 
 pub fn run(args: ExploreArgs) -> u8 {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime(None) {
         Ok(runtime) => runtime,
-        Err(err) => {
-            super::error(format!("cannot start the runtime: {err}"));
-            return exit::USAGE;
-        }
+        Err(code) => return code,
     };
     let seed = args.seed.unwrap_or_else(|| {
         std::time::SystemTime::now()

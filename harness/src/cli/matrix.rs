@@ -13,7 +13,6 @@ use serde::Deserialize;
 
 use super::progress::Progress;
 use super::{Selection, exit};
-use crate::expectations::Expectations;
 use crate::report::{Report, ReportFiles, matrix, write_atomic};
 use crate::runner::{self, RunConfig};
 use crate::target::{TargetSession, TargetSpec};
@@ -138,15 +137,9 @@ pub fn matrix(args: MatrixArgs) -> u8 {
             return exit::USAGE;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime(None) {
         Ok(runtime) => runtime,
-        Err(err) => {
-            super::error(format!("cannot start the runtime: {err}"));
-            return exit::USAGE;
-        }
+        Err(code) => return code,
     };
     let mut reports: Vec<Report> = Vec::new();
     let mut skipped: Vec<(String, String)> = Vec::new();
@@ -173,15 +166,9 @@ pub fn matrix(args: MatrixArgs) -> u8 {
         let version = shell(&entry.version, Duration::from_secs(60))
             .unwrap_or_else(|err| format!("unknown ({err})"));
         eprintln!("version: {version}");
-        let expectations = match &entry.expectations {
-            Some(path) => match Expectations::load(path, &catalog) {
-                Ok(expectations) => expectations,
-                Err(err) => {
-                    super::error(err);
-                    return exit::USAGE;
-                }
-            },
-            None => Expectations::default(),
+        let expectations = match super::load_expectations(entry.expectations.as_deref(), &catalog) {
+            Ok(expectations) => expectations,
+            Err(code) => return code,
         };
         let config = RunConfig {
             repeat: args.repeat.max(1),

@@ -88,9 +88,7 @@ pub struct Selection {
 }
 
 fn parse_area(text: &str) -> Result<Area, String> {
-    Area::ALL
-        .into_iter()
-        .find(|area| area.as_str() == text)
+    Area::named(text)
         .ok_or_else(|| format!("unknown area {text:?}; areas: channel, stream, handler"))
 }
 
@@ -178,6 +176,34 @@ fn init_tracing() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+/// The multi-threaded runtime a subcommand runs on (worker threads: one per
+/// core unless given); on failure prints why and returns the exit code.
+pub(crate) fn runtime(workers: Option<usize>) -> Result<tokio::runtime::Runtime, u8> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(workers) = workers {
+        builder.worker_threads(workers);
+    }
+    builder.enable_all().build().map_err(|err| {
+        error(format!("cannot start the runtime: {err}"));
+        exit::USAGE
+    })
+}
+
+/// Loads an expectations file against the catalog (none: expect every
+/// scenario to pass); on failure prints why and returns the exit code.
+pub(crate) fn load_expectations(
+    path: Option<&std::path::Path>,
+    catalog: &crate::scenario::Catalog,
+) -> Result<crate::expectations::Expectations, u8> {
+    match path {
+        Some(path) => crate::expectations::Expectations::load(path, catalog).map_err(|err| {
+            error(err);
+            exit::USAGE
+        }),
+        None => Ok(crate::expectations::Expectations::default()),
+    }
 }
 
 /// Prints an error the way every subcommand does.

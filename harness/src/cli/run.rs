@@ -11,7 +11,7 @@ use super::progress::{Progress, verdict_label};
 use super::serve::ServerOptions;
 use super::{Selection, exit};
 use crate::defects::{AnyDefect, ClientDefect};
-use crate::expectations::{Expectations, Outcome};
+use crate::expectations::Outcome;
 use crate::report::{Report, ReportFiles};
 use crate::runner::{self, RunConfig};
 use crate::target::{TargetError, TargetSession, TargetSpec};
@@ -131,25 +131,13 @@ pub fn run(args: RunArgs) -> u8 {
             return exit::USAGE;
         }
     };
-    let expectations = match &args.expectations {
-        Some(path) => match Expectations::load(path, &catalog) {
-            Ok(expectations) => expectations,
-            Err(err) => {
-                super::error(err);
-                return exit::USAGE;
-            }
-        },
-        None => Expectations::default(),
+    let expectations = match super::load_expectations(args.expectations.as_deref(), &catalog) {
+        Ok(expectations) => expectations,
+        Err(code) => return code,
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime(None) {
         Ok(runtime) => runtime,
-        Err(err) => {
-            super::error(format!("cannot start the runtime: {err}"));
-            return exit::USAGE;
-        }
+        Err(code) => return code,
     };
     let config = RunConfig {
         repeat: args.repeat,

@@ -86,16 +86,9 @@ pub fn serve(args: ServeArgs) -> u8 {
             return exit::USAGE;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(config.effective_worker_threads())
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime(Some(config.effective_worker_threads())) {
         Ok(runtime) => runtime,
-        Err(err) => {
-            super::error(format!("cannot start the runtime: {err}"));
-            return exit::USAGE;
-        }
+        Err(code) => return code,
     };
     let defects: Vec<Defect> = config.defects.iter().copied().collect();
     let probes = config.enable_unsafe_probes;

@@ -87,10 +87,7 @@ pub fn render(report: &Report) -> String {
     for result in &report.results {
         if result.area != area {
             area = &result.area;
-            let guarantee = crate::scenario::Area::ALL
-                .iter()
-                .find(|a| a.as_str() == area)
-                .map_or("", |a| a.guarantee());
+            let guarantee = crate::scenario::Area::named(area).map_or("", |a| a.guarantee());
             let _ = write!(out, "<h2>{}</h2><p>{}</p>", escape(area), escape(guarantee));
         }
         let open = if matches!(result.verdict, Verdict::Fail | Verdict::Error) {

@@ -88,10 +88,7 @@ pub fn render(report: &Report) -> String {
     for result in &report.results {
         if result.area != area {
             area = &result.area;
-            let guarantee = crate::scenario::Area::ALL
-                .iter()
-                .find(|a| a.as_str() == area)
-                .map_or("", |a| a.guarantee());
+            let guarantee = crate::scenario::Area::named(area).map_or("", |a| a.guarantee());
             let _ = writeln!(out, "\n## {area}\n\n{guarantee}\n");
             let _ = writeln!(
                 out,

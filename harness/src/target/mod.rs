@@ -137,11 +137,7 @@ impl TargetSession {
         let mut process = None;
         let dial = match &spec {
             TargetSpec::Embedded { config } => {
-                let mut config = config.clone();
-                config.enable_unsafe_probes = true;
-                let server = RunningServer::start(config).map_err(|err| {
-                    TargetError::Start(format!("embedded reference server: {err}"))
-                })?;
+                let server = start_embedded(config)?;
                 let uri = server.uri();
                 embedded = Some(server);
                 Dial {
@@ -221,11 +217,7 @@ impl TargetSession {
     pub async fn spawn_private(&self) -> Result<PrivateServer, TargetError> {
         match &self.spec {
             TargetSpec::Embedded { config } => {
-                let mut config = config.clone();
-                config.enable_unsafe_probes = true;
-                let server = RunningServer::start(config).map_err(|err| {
-                    TargetError::Start(format!("embedded reference server: {err}"))
-                })?;
+                let server = start_embedded(config)?;
                 Ok(PrivateServer::Embedded(server))
             }
             TargetSpec::Command {
@@ -290,6 +282,15 @@ impl PrivateServer {
             PrivateServer::Process(mut process) => Some(process.stop(grace).await),
         }
     }
+}
+
+/// Starts the embedded reference server with the dangerous probe holds on
+/// (the harness's own fixture).
+fn start_embedded(config: &ServerConfig) -> Result<RunningServer, TargetError> {
+    let mut config = config.clone();
+    config.enable_unsafe_probes = true;
+    RunningServer::start(config)
+        .map_err(|err| TargetError::Start(format!("embedded reference server: {err}")))
 }
 
 fn tls_config(

@@ -1,8 +1,6 @@
 //! Ctrl-C (SIGINT) leaves a valid partial JSON report marked incomplete.
 
-use std::time::{Duration, Instant};
-
-use crate::support::{BIN, catalog, read_report};
+use crate::support::{BIN, catalog, read_report, wait_for_results};
 
 #[test]
 fn interrupting_a_run_leaves_a_valid_partial_report() {
@@ -23,22 +21,7 @@ fn interrupting_a_run_leaves_a_valid_partial_report() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("the CLI runs");
-    let started = Instant::now();
-    loop {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "no result on disk"
-        );
-        let done = std::fs::read_to_string(out.path().join("report.json"))
-            .ok()
-            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
-            .and_then(|report| report["results"].as_array().map(Vec::len))
-            .unwrap_or(0);
-        if done >= 2 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_for_results(out.path(), 2);
     let signalled = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()

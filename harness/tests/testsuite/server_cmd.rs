@@ -2,9 +2,7 @@
 //! mid-run yields `error` verdicts with its exit status, the rest of the run
 //! completing.
 
-use std::time::{Duration, Instant};
-
-use crate::support::{BIN, copy_scenario, read_report, run, stderr};
+use crate::support::{BIN, copy_scenario, read_report, run, stderr, wait_for_results};
 
 #[test]
 fn a_server_command_runs_the_catalog() {
@@ -52,22 +50,7 @@ fn a_server_killed_mid_run_gives_error_verdicts_with_its_exit_status() {
         .spawn()
         .expect("the CLI runs");
     // Kill the server once the first result is on disk.
-    let started = Instant::now();
-    loop {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "no first result"
-        );
-        let results = std::fs::read_to_string(out.path().join("report.json"))
-            .ok()
-            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
-            .and_then(|report| report["results"].as_array().map(Vec::len))
-            .unwrap_or(0);
-        if results >= 1 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_results(out.path(), 1);
     let pid = std::fs::read_to_string(&pid_file).expect("pid file");
     let killed = std::process::Command::new("kill")
         .args(["-KILL", pid.trim()])

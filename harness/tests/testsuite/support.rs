@@ -45,3 +45,23 @@ pub fn read_report(dir: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(dir.join("report.json")).expect("report.json exists");
     serde_json::from_str(&text).expect("report.json is valid JSON")
 }
+
+/// Waits (up to 30 s) until the report in `dir` holds at least `count` results.
+pub fn wait_for_results(dir: &Path, count: usize) {
+    let started = std::time::Instant::now();
+    loop {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "fewer than {count} results on disk after 30 s"
+        );
+        let done = std::fs::read_to_string(dir.join("report.json"))
+            .ok()
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+            .and_then(|report| report["results"].as_array().map(Vec::len))
+            .unwrap_or(0);
+        if done >= count {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
