@@ -2,6 +2,7 @@
 //! relative to the scenario's start. Reports draw them as bars, so that
 //! parallel RPCs show as overlapping bars and serialised ones as a staircase.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -28,21 +29,33 @@ pub struct Span {
 #[derive(Debug, Clone)]
 pub struct Timeline {
     origin: Instant,
-    inner: Arc<Mutex<Collected>>,
+    inner: Arc<Collected>,
 }
 
+/// Once `MAX_SPANS` are kept, every further span is only counted. Under a
+/// sustained load that is nearly every span, so counting must not take the
+/// lock: `kept` mirrors `spans.len()` (written under the lock, read without
+/// it) and `dropped` is an atomic. The spans kept and the count left out are
+/// exactly what a lock around everything gives.
 #[derive(Debug, Default)]
 struct Collected {
-    spans: Vec<Span>,
-    dropped: usize,
+    spans: Mutex<Vec<Span>>,
+    kept: AtomicUsize,
+    dropped: AtomicUsize,
 }
 
 impl Timeline {
     pub fn new() -> Self {
         Self {
             origin: Instant::now(),
-            inner: Arc::new(Mutex::new(Collected::default())),
+            inner: Arc::new(Collected::default()),
         }
+    }
+
+    /// True once the timeline keeps no more spans (they are only counted):
+    /// callers may then skip building a label nobody will read.
+    pub fn is_full(&self) -> bool {
+        self.inner.kept.load(Ordering::Relaxed) >= MAX_SPANS
     }
 
     fn now_us(&self) -> u64 {
@@ -64,26 +77,47 @@ impl Timeline {
     }
 
     fn push(&self, span: Span) {
-        let mut inner = self
+        // `kept` only grows between takes, so "full" read without the lock
+        // is never wrong: a full timeline counts the span and is done.
+        if self.is_full() {
+            self.inner.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let mut spans = self
             .inner
+            .spans
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if inner.spans.len() < MAX_SPANS {
-            inner.spans.push(span);
+        if spans.len() < MAX_SPANS {
+            spans.push(span);
+            self.inner.kept.store(spans.len(), Ordering::Relaxed);
         } else {
-            inner.dropped += 1;
+            self.inner.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts `count` RPCs left out without a span each: a load that stops
+    /// starting spans once [`Timeline::is_full`] reports them here, so the
+    /// number left out stays exact.
+    pub fn count_dropped(&self, count: usize) {
+        if count > 0 {
+            self.inner.dropped.fetch_add(count, Ordering::Relaxed);
         }
     }
 
     /// The spans collected so far (sorted by start) and how many were left out.
     pub fn take(&self) -> (Vec<Span>, usize) {
-        let mut inner = self
-            .inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut spans = std::mem::take(&mut inner.spans);
+        let mut spans = {
+            let mut kept = self
+                .inner
+                .spans
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            self.inner.kept.store(0, Ordering::Relaxed);
+            std::mem::take(&mut *kept)
+        };
         spans.sort_by_key(|span| span.start_us);
-        (spans, inner.dropped)
+        (spans, self.inner.dropped.load(Ordering::Relaxed))
     }
 }
 

@@ -125,6 +125,8 @@ registry! {
     stream_limit::StreamLimit,
     clone_drop::CloneDrop,
     bursts::Bursts,
+    scale_streams::ScaleStreams,
+    sustained_load::SustainedLoad,
     // stream
     duplex_sequence::DuplexSequence,
     duplex_large::DuplexLarge,
