@@ -426,4 +426,32 @@ mod tests {
         assert!((outcome.rpcs_per_second() - 50.0).abs() < 1e-9);
         assert_eq!(LoadOutcome::default().latency(0.5), None);
     }
+
+    #[tokio::test]
+    async fn one_timer_bounds_each_call_afresh() {
+        let limit = Duration::from_millis(60);
+        let timer = tokio::time::sleep(limit);
+        tokio::pin!(timer);
+        // Each call gets the whole limit, however long the timer has lived.
+        for _ in 0..3 {
+            let quick = bounded(timer.as_mut(), limit, "quick", async {
+                tokio::time::sleep(Duration::from_millis(40)).await;
+                7
+            })
+            .await;
+            assert_eq!(quick.ok(), Some(7));
+        }
+        let started = Instant::now();
+        let stalled = bounded(
+            timer.as_mut(),
+            limit,
+            "stalled",
+            std::future::pending::<()>(),
+        )
+        .await;
+        let waited = started.elapsed();
+        let stalled = stalled.expect_err("a call that never ends is cut off");
+        assert_eq!(stalled.what, "stalled");
+        assert!(waited >= limit && waited < limit * 10, "{waited:?}");
+    }
 }

@@ -165,3 +165,52 @@ impl Drop for SpanHandle {
         self.timeline.push(span);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_the_first_spans_and_counts_the_rest() {
+        let timeline = Timeline::new();
+        for index in 0..MAX_SPANS + 25 {
+            assert_eq!(timeline.is_full(), index >= MAX_SPANS);
+            timeline.start(format!("#{index}")).end(true);
+        }
+        timeline.count_dropped(5);
+        let (spans, dropped) = timeline.take();
+        assert_eq!(spans.len(), MAX_SPANS);
+        assert_eq!(dropped, 30);
+        assert!(spans.iter().all(|span| span.ok && span.end_us.is_some()));
+        // Taking empties the timeline: it keeps spans again.
+        assert!(!timeline.is_full());
+        timeline.start("after").end(false);
+        let (spans, dropped) = timeline.take();
+        assert_eq!(spans.len(), 1);
+        assert_eq!(dropped, 30);
+    }
+
+    #[test]
+    fn concurrent_spans_are_all_accounted_for() {
+        let timeline = Timeline::new();
+        std::thread::scope(|scope| {
+            for thread in 0..4 {
+                let timeline = timeline.clone();
+                scope.spawn(move || {
+                    for index in 0..1_000 {
+                        let span = timeline.start(format!("{thread}/{index}"));
+                        drop(span); // unfinished spans count too
+                    }
+                });
+            }
+        });
+        let (spans, dropped) = timeline.take();
+        assert_eq!(spans.len(), MAX_SPANS);
+        assert_eq!(spans.len() + dropped, 4_000);
+        assert!(
+            spans
+                .windows(2)
+                .all(|pair| pair[0].start_us <= pair[1].start_us)
+        );
+    }
+}

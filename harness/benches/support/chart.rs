@@ -215,13 +215,23 @@ pub fn write(series: &[Series], levels: &[usize]) -> Option<PathBuf> {
             "start",
         ));
     }
-    document = document.add(text(
-        "streaming: one RPC = StreamingOutputCall of 8 messages",
-        LEFT + plot_w + 20.0,
-        TOP + 10.0 + series.len() as f64 * 22.0 + 8.0,
-        9,
-        "start",
-    ));
+    let note_y = TOP + 10.0 + series.len() as f64 * 22.0 + 8.0;
+    for (line, note) in [
+        "streaming: one RPC is a",
+        "StreamingOutputCall of 8",
+        "messages; dashed: plain tonic",
+    ]
+    .iter()
+    .enumerate()
+    {
+        document = document.add(text(
+            *note,
+            LEFT + plot_w + 20.0,
+            note_y + line as f64 * 13.0,
+            10,
+            "start",
+        ));
+    }
 
     let path = std::env::var_os("GRPC_BENCH_CHART")
         .map(PathBuf::from)

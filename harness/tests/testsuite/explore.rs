@@ -82,7 +82,7 @@ async fn explore_finds_dropped_stream_messages_and_shrinks() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn explore_finds_a_failure_that_kills_its_siblings_and_shrinks() {
-    let (rpcs, _) = finds(Defect::FailureKillsConnection).await;
-    assert!(rpcs <= 4, "shrunk to {rpcs} RPCs");
+async fn explore_finds_replies_cut_at_half_close_and_shrinks() {
+    let (rpcs, _) = finds(Defect::EndAtHalfClose).await;
+    assert!(rpcs <= 3, "shrunk to {rpcs} RPCs");
 }
