@@ -35,15 +35,7 @@ pub fn list(args: &ListArgs) -> u8 {
                 let needs = if scenario.needs.is_empty() {
                     String::new()
                 } else {
-                    format!(
-                        " [needs {}]",
-                        scenario
-                            .needs
-                            .iter()
-                            .map(|n| n.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
+                    format!(" [needs {}]", needs(&scenario))
                 };
                 println!("{:<44} {}{needs}", scenario.id, scenario.title);
             }
@@ -97,12 +89,7 @@ pub fn explain(args: &ExplainArgs) -> u8 {
     if !scenario.needs.is_empty() {
         println!(
             "Needs: {} (a target without them reports `skip` with the reason)\n",
-            scenario
-                .needs
-                .iter()
-                .map(|n| n.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            needs(scenario)
         );
     }
     println!(
@@ -126,4 +113,14 @@ pub fn explain(args: &ExplainArgs) -> u8 {
     );
     println!("File: {}", scenario.path.display());
     exit::OK
+}
+
+/// The capabilities a scenario needs, comma-separated.
+fn needs(scenario: &crate::scenario::Scenario) -> String {
+    scenario
+        .needs
+        .iter()
+        .map(|need| need.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -5,12 +5,11 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use conformance::proto::probe::HoldMode;
 use serde::Deserialize;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
-use super::{Ctx, Driver, DriverError, DriverResult, brief, hold_request, output_request, probe_client, test_client, unary_request, within};
+use super::{Ctx, Driver, DriverError, DriverResult, brief, output_request, quick_rpc, test_client, within};
 use crate::scenario::Capability;
 use crate::verdict::Finding;
 
@@ -69,22 +68,11 @@ impl Driver for CloneDrop {
             tasks.push(tokio::spawn(async move {
                 let mut ids = Vec::new();
                 for cycle in 0..cycles {
-                    let handle = shared.handle();
-                    let outcome = if has_probe && cycle % 2 == 1 {
-                        let mut probe = probe_client(handle);
-                        within(limit, "Hold", probe.hold(hold_request("", HoldMode::Unspecified, Duration::ZERO, "")))
-                            .await
-                            .map(|r| r.map(|response| Some(response.into_inner().connection_id)))
-                    } else {
-                        let mut test = test_client(handle);
-                        within(limit, "UnaryCall", test.unary_call(unary_request(8, 0)))
-                            .await
-                            .map(|r| r.map(|_| None))
-                    };
-                    match outcome {
-                        Ok(Ok(id)) => ids.extend(id),
-                        Ok(Err(status)) => return Err(format!("task {task} cycle {cycle}: {}", brief(&status))),
-                        Err(stalled) => return Err(format!("task {task} cycle {cycle}: {stalled}")),
+                    // A fresh clone for every RPC, dropped right after it.
+                    let identify = has_probe && cycle % 2 == 1;
+                    match quick_rpc(shared.handle(), identify, 8, limit).await {
+                        Ok(id) => ids.extend(id),
+                        Err(reason) => return Err(format!("task {task} cycle {cycle}: {reason}")),
                     }
                 }
                 Ok(ids)

@@ -6,10 +6,9 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use conformance::proto::probe::HoldMode;
 use serde::Deserialize;
 
-use super::{Ctx, Driver, DriverError, DriverResult, brief, hold_request, probe_client, test_client, unary_request, within};
+use super::{Ctx, Driver, DriverError, DriverResult, quick_rpc};
 use crate::scenario::Capability;
 use crate::verdict::Finding;
 
@@ -49,36 +48,15 @@ impl Driver for OneConnection {
             let rpcs = params.rpcs_per_task;
             let timeline = ctx.timeline().clone();
             tasks.push(tokio::spawn(async move {
-                let mut test = test_client(handle.clone());
-                let mut probe = probe_client(handle);
                 let mut ids = Vec::new();
                 for index in 0..rpcs {
                     let span = timeline.start(format!("task {task} rpc {index}"));
-                    let outcome = if has_probe && index % 2 == 1 {
-                        within(limit, "Hold", probe.hold(hold_request("", HoldMode::Unspecified, Duration::ZERO, "")))
-                            .await
-                            .map(|r| r.map(|response| Some(response.into_inner().connection_id)))
-                    } else {
-                        within(limit, "UnaryCall", test.unary_call(unary_request(32, 0)))
-                            .await
-                            .map(|r| r.map(|_| None))
-                    };
-                    match outcome {
-                        Ok(Ok(id)) => {
-                            span.end(true);
-                            ids.extend(id);
-                        }
-                        Ok(Err(status)) => {
-                            span.end(false);
-                            return Err(brief(&status));
-                        }
-                        Err(stalled) => {
-                            span.end(false);
-                            return Err(stalled.to_string());
-                        }
-                    }
+                    let identify = has_probe && index % 2 == 1;
+                    let outcome = quick_rpc(handle.clone(), identify, 32, limit).await;
+                    span.end(outcome.is_ok());
+                    ids.extend(outcome?);
                 }
-                Ok(ids)
+                Ok::<_, String>(ids)
             }));
         }
         let mut identities = BTreeSet::new();

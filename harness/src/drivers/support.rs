@@ -333,3 +333,32 @@ pub async fn wait_signals(
     .await;
     seen
 }
+
+/// One short RPC on `channel`, bounded by `limit`: with `identify`, a
+/// ProbeService.Hold that returns at once and reports the connection it ran
+/// on; otherwise a UnaryCall asking for `size` bytes. Returns the connection
+/// identity when there is one, or why the RPC failed.
+pub async fn quick_rpc(
+    channel: Channel,
+    identify: bool,
+    size: usize,
+    limit: Duration,
+) -> Result<Option<String>, String> {
+    let outcome = if identify {
+        let mut probe = probe_client(channel);
+        let request = hold_request("", HoldMode::Unspecified, Duration::ZERO, "");
+        within(limit, "Hold", probe.hold(request))
+            .await
+            .map(|r| r.map(|response| Some(response.into_inner().connection_id)))
+    } else {
+        let mut test = test_client(channel);
+        within(limit, "UnaryCall", test.unary_call(unary_request(size, 0)))
+            .await
+            .map(|r| r.map(|_| None))
+    };
+    match outcome {
+        Ok(Ok(id)) => Ok(id),
+        Ok(Err(status)) => Err(brief(&status)),
+        Err(stalled) => Err(stalled.to_string()),
+    }
+}
