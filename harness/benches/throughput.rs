@@ -211,29 +211,56 @@ fn throughput(
     }
 }
 
-/// The median of `values` (sorted in place).
-fn median(values: &mut [f64]) -> f64 {
+/// The median of `values` and a distribution-free 95% confidence interval
+/// for it: the order statistics `x(k)` and `x(n+1-k)` with `k` the largest
+/// rank for which P(Binomial(n, 1/2) < k) <= 2.5%. No assumption on how the
+/// machine's noise is distributed; `None` for the interval when `n` is too
+/// small (< 6) to give one.
+fn median_with_interval(values: &mut [f64]) -> (f64, Option<(f64, f64)>) {
     values.sort_by(f64::total_cmp);
-    let middle = values.len() / 2;
-    if values.len().is_multiple_of(2) {
+    let n = values.len();
+    let middle = n / 2;
+    let median = if n.is_multiple_of(2) {
         (values[middle - 1] + values[middle]) / 2.0
     } else {
         values[middle]
+    };
+    // P(B <= j) for B ~ Binomial(n, 1/2), accumulated term by term.
+    let mut term = 0.5f64.powi(n as i32);
+    let mut below = 0.0;
+    let mut k = 0;
+    for j in 0..n {
+        below += term;
+        if below > 0.025 {
+            break;
+        }
+        k = j + 1;
+        term *= (n - j) as f64 / (j + 1) as f64;
     }
+    let interval = (k >= 1).then(|| (values[k - 1], values[n - k]));
+    (median, interval)
 }
 
-/// Each round of the paired pass: a harness batch, a plain batch and a
-/// second plain batch (the A/A control), in an order that rotates.
+/// One cell of the paired pass: a kind of call at a level.
+struct Cell {
+    kind: Kind,
+    level: usize,
+    /// Per round: the harness batch, the plain batch, the plain A/A batch.
+    times: Vec<[Duration; 3]>,
+}
+
+/// Each round of the paired pass, per cell: a harness batch, a plain batch
+/// and a second plain batch (the A/A control), in an order that rotates.
 async fn round(
     harness: &Channel,
     plain: &Channel,
     kind: Kind,
     level: usize,
-    index: u32,
+    index: usize,
 ) -> [Duration; 3] {
     let mut times = [Duration::ZERO; 3];
     for step in 0..3 {
-        let which = (step + index as usize) % 3;
+        let which = (step + index) % 3;
         times[which] = match which {
             0 => harness_batch(harness, kind, level).await,
             _ => plain_batch(plain, kind, level).await,
@@ -242,78 +269,183 @@ async fn round(
     times
 }
 
-/// Alternates harness and plain batches at every level, so that whatever
-/// else the machine does falls on both sides alike: the ratio comes from
-/// these, criterion's groups give each side's own figures. A second plain
-/// batch per round (plain against plain, "A/A") shows how far two identical
-/// sides drift apart on this machine. Returns one series per kind and side.
+/// The cells `GRPC_BENCH_PAIRED_ONLY` names (`unary:1024,streaming:1`), or
+/// every kind at every level.
+fn paired_cells() -> Vec<Cell> {
+    let only = std::env::var("GRPC_BENCH_PAIRED_ONLY").unwrap_or_default();
+    let wanted = |kind: Kind, level: usize| {
+        only.is_empty()
+            || only
+                .split(',')
+                .any(|cell| cell.trim() == format!("{}:{level}", kind.group()))
+    };
+    [Kind::Unary, Kind::Streaming]
+        .into_iter()
+        .flat_map(|kind| LEVELS.into_iter().map(move |level| (kind, level)))
+        .filter(|&(kind, level)| wanted(kind, level))
+        .map(|(kind, level)| Cell {
+            kind,
+            level,
+            times: Vec::new(),
+        })
+        .collect()
+}
+
+/// Alternates harness and plain batches so that whatever else the machine
+/// does falls on both sides alike: on this shared 2-core machine the speed
+/// of the same code drifts by 20-40% over seconds, so separate runs (and
+/// criterion's separate groups) cannot be compared. Every round visits every
+/// cell, so a slow minute is spread over all of them, and within a cell the
+/// harness, plain and A/A batches run back to back in rotating order. A
+/// round's ratio is plain time / harness time (harness throughput over
+/// plain); the verdict figure is the median of the rounds' ratios with its
+/// 95% interval, beside the same figure for plain against plain (A/A),
+/// which shows what two identical sides measure here. Returns one series per
+/// kind and side for the chart.
 fn paired(
     runtime: &Runtime,
     harness: &Channel,
     plain: &Channel,
-    rounds: u32,
+    rounds: usize,
 ) -> Vec<chart::Series> {
-    let mut series = Vec::new();
+    let mut cells = paired_cells();
     println!(
-        "\npaired pass: {rounds} rounds per level, each a harness batch, a plain batch and a plain A/A control, in rotating order"
+        "\npaired pass: {rounds} rounds over {} cells; per round and cell a harness batch, a plain batch and a plain A/A batch, in rotating order",
+        cells.len()
     );
-    println!(
-        "{:<10} {:>9} {:>14} {:>14} {:>7} {:>13} {:>10}",
-        "kind", "in flight", "harness RPC/s", "plain RPC/s", "ratio", "median ratio", "A/A median"
-    );
-    for kind in [Kind::Unary, Kind::Streaming] {
-        let mut ours = Vec::new();
-        let mut theirs = Vec::new();
-        for level in LEVELS {
-            let times = runtime.block_on(async {
-                // Warm both sides up.
-                round(harness, plain, kind, level, 0).await;
-                let mut times = Vec::new();
-                for index in 0..rounds {
-                    times.push(round(harness, plain, kind, level, index).await);
-                }
-                times
-            });
-            let total = |side: usize| times.iter().map(|t| t[side].as_secs_f64()).sum::<f64>();
-            let rpcs = (batch(level) * u64::from(rounds)) as f64;
-            let h = rpcs / total(0);
-            let p = rpcs / total(1);
-            let mut ratios: Vec<f64> = times
-                .iter()
-                .map(|t| t[1].as_secs_f64() / t[0].as_secs_f64())
-                .collect();
-            let mut controls: Vec<f64> = times
-                .iter()
-                .map(|t| t[1].as_secs_f64() / t[2].as_secs_f64())
-                .collect();
-            println!(
-                "{:<10} {level:>9} {h:>14.0} {p:>14.0} {:>7.3} {:>13.3} {:>10.3}",
-                kind.group(),
-                h / p,
-                median(&mut ratios),
-                median(&mut controls)
-            );
-            ours.push(Some(h));
-            theirs.push(Some(p));
+    runtime.block_on(async {
+        // Warm every cell's connections and code paths up.
+        for cell in &cells {
+            round(harness, plain, cell.kind, cell.level, 0).await;
         }
-        series.push(chart::Series {
-            group: kind.group(),
-            function: "harness",
-            points: ours,
-        });
-        series.push(chart::Series {
-            group: kind.group(),
-            function: "plain-tonic",
-            points: theirs,
-        });
+        for index in 0..rounds {
+            for cell in &mut cells {
+                let times = round(harness, plain, cell.kind, cell.level, index).await;
+                cell.times.push(times);
+            }
+        }
+    });
+    println!(
+        "{:<10} {:>9} {:>14} {:>14} {:>7} {:>22} {:>22}",
+        "kind",
+        "in flight",
+        "harness RPC/s",
+        "plain RPC/s",
+        "ratio",
+        "median ratio [95%]",
+        "A/A median [95%]"
+    );
+    let shown = |(median, interval): (f64, Option<(f64, f64)>)| match interval {
+        Some((low, high)) => format!("{median:.3} [{low:.3}, {high:.3}]"),
+        None => format!("{median:.3}"),
+    };
+    let mut series: Vec<chart::Series> = Vec::new();
+    for cell in &cells {
+        let total = |side: usize| {
+            cell.times
+                .iter()
+                .map(|t| t[side].as_secs_f64())
+                .sum::<f64>()
+        };
+        let rpcs = (batch(cell.level) * cell.times.len() as u64) as f64;
+        let (ours, theirs) = (rpcs / total(0), rpcs / total(1));
+        let mut ratios: Vec<f64> = cell
+            .times
+            .iter()
+            .map(|t| t[1].as_secs_f64() / t[0].as_secs_f64())
+            .collect();
+        let mut controls: Vec<f64> = cell
+            .times
+            .iter()
+            .map(|t| t[1].as_secs_f64() / t[2].as_secs_f64())
+            .collect();
+        println!(
+            "{:<10} {:>9} {ours:>14.0} {theirs:>14.0} {:>7.3} {:>22} {:>22}",
+            cell.kind.group(),
+            cell.level,
+            ours / theirs,
+            shown(median_with_interval(&mut ratios)),
+            shown(median_with_interval(&mut controls)),
+        );
+        let slot = LEVELS.iter().position(|&level| level == cell.level);
+        for (function, value) in [("harness", ours), ("plain-tonic", theirs)] {
+            let index = match series
+                .iter()
+                .position(|s| s.group == cell.kind.group() && s.function == function)
+            {
+                Some(index) => index,
+                None => {
+                    series.push(chart::Series {
+                        group: cell.kind.group(),
+                        function,
+                        points: vec![None; LEVELS.len()],
+                    });
+                    series.len() - 1
+                }
+            };
+            if let Some(slot) = slot {
+                series[index].points[slot] = Some(value);
+            }
+        }
     }
     series
+}
+
+/// `GRPC_BENCH_ONE_SIDE=<harness|plain>,<unary|streaming>,<in flight>,<batches>`:
+/// runs only that side (one warm-up batch, then the batches) and prints its
+/// RPCs/s, for a profiler or an instruction counter (callgrind) to look at
+/// one side alone.
+fn one_side(runtime: &Runtime, harness: &Channel, plain: &Channel, spec: &str) {
+    let parts: Vec<&str> = spec.split(',').collect();
+    let [side, kind, level, batches] = parts[..] else {
+        panic!("GRPC_BENCH_ONE_SIDE={spec:?}: expected side,kind,in-flight,batches");
+    };
+    let kind = match kind {
+        "unary" => Kind::Unary,
+        "streaming" => Kind::Streaming,
+        other => panic!("GRPC_BENCH_ONE_SIDE: unknown kind {other:?}"),
+    };
+    let level: usize = level
+        .parse()
+        .expect("GRPC_BENCH_ONE_SIDE: in-flight is a number");
+    let batches: u32 = batches
+        .parse()
+        .expect("GRPC_BENCH_ONE_SIDE: batches is a number");
+    let took = runtime.block_on(async {
+        let run = |channel: &Channel| {
+            let channel = channel.clone();
+            async move {
+                match side {
+                    "harness" => harness_batch(&channel, kind, level).await,
+                    "plain" => plain_batch(&channel, kind, level).await,
+                    other => panic!("GRPC_BENCH_ONE_SIDE: unknown side {other:?}"),
+                }
+            }
+        };
+        let channel = if side == "harness" { harness } else { plain };
+        run(channel).await;
+        let mut took = Duration::ZERO;
+        for _ in 0..batches {
+            took += run(channel).await;
+        }
+        took
+    });
+    let rpcs = batch(level) * u64::from(batches);
+    println!(
+        "{side} {} {level} in flight: {rpcs} RPCs in {took:?}, {:.0} RPCs/s",
+        kind.group(),
+        rpcs as f64 / took.as_secs_f64()
+    );
 }
 
 fn main() {
     let server = RunningServer::start(ServerConfig::default()).expect("the reference server");
     let runtime = client_runtime();
     let (harness_channel, plain_channel) = channels(&runtime, &server.uri());
+    if let Ok(spec) = std::env::var("GRPC_BENCH_ONE_SIDE") {
+        one_side(&runtime, &harness_channel, &plain_channel, &spec);
+        return;
+    }
     let mut criterion = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3))
@@ -326,7 +458,7 @@ fn main() {
     let rounds = std::env::var("GRPC_BENCH_PAIRED_ROUNDS")
         .ok()
         .and_then(|rounds| rounds.parse().ok())
-        .unwrap_or(20);
+        .unwrap_or(30);
     if rounds > 0 && std::env::args().any(|arg| arg == "--bench") {
         let series = paired(&runtime, &harness_channel, &plain_channel, rounds);
         if let Some(path) = chart::write(&series, &LEVELS) {
