@@ -1,6 +1,7 @@
 //! The runner: every scenario under its hard time budget, isolated from the
 //! others (a driver that panics or hangs is that scenario's verdict alone),
-//! results streamed to disk as they finish.
+//! several at once where they cannot disturb each other's evidence, results
+//! streamed to disk as they finish.
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -8,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::FutureExt;
+use futures::stream::{FuturesUnordered, StreamExt};
 
 use crate::drivers::Ctx;
 use crate::expectations::{Expectations, classify};
@@ -16,11 +18,19 @@ use crate::scenario::Scenario;
 use crate::target::TargetSession;
 use crate::verdict::{Finding, ReasonKind, Verdict};
 
+/// Scenarios in flight at once against the embedded reference server by
+/// default: its handlers are tokio tasks, most scenarios spend their time
+/// waiting on purpose, and the exclusive ones run alone anyway.
+pub const EMBEDDED_JOBS: usize = 8;
+
 /// How a run is carried out.
 #[derive(Debug, Clone)]
 pub struct RunConfig {
     /// Runs of each scenario (to expose flakiness).
     pub repeat: u32,
+    /// Scenarios in flight at once (at least 1). A scenario marked
+    /// `exclusive` always runs alone.
+    pub jobs: usize,
     /// Restart a server command that died, so later scenarios still run.
     pub restart_on_exit: bool,
     pub expectations: Expectations,
@@ -86,7 +96,9 @@ pub async fn run_scenario(
     let ctx = Ctx::new(Arc::clone(target), &scenario.id, attempt, budget);
     let driver = (scenario.run)(ctx.clone());
     let task = tokio::spawn(AssertUnwindSafe(driver).catch_unwind());
-    let abort = task.abort_handle();
+    // Whatever ends this run (its budget, or the run being interrupted and
+    // this future dropped) ends the driver too: nothing it started outlives it.
+    let _abort = AbortOnDrop(task.abort_handle());
     let mut finding = match tokio::time::timeout(budget, task).await {
         Ok(Ok(Ok(Ok(finding)))) => finding,
         Ok(Ok(Ok(Err(driver_error)))) => driver_error.into(),
@@ -104,17 +116,14 @@ pub async fn run_scenario(
             ReasonKind::Harness,
             format!("the driver task failed: {join}"),
         ),
-        Err(_) => {
-            abort.abort();
-            Finding::with(
-                Verdict::Fail,
-                ReasonKind::Timeout,
-                format!(
-                    "the scenario did not finish within its budget of {} ms: RPCs stalled",
-                    scenario.budget_ms
-                ),
-            )
-        }
+        Err(_) => Finding::with(
+            Verdict::Fail,
+            ReasonKind::Timeout,
+            format!(
+                "the scenario did not finish within its budget of {} ms: RPCs stalled",
+                scenario.budget_ms
+            ),
+        ),
     };
     let (spans, dropped) = ctx.timeline().take();
     finding.timeline = spans;
@@ -133,6 +142,15 @@ pub async fn run_scenario(
         }
     }
     (finding, started.elapsed())
+}
+
+/// Aborts a spawned task when dropped (a no-op once the task has ended).
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
@@ -193,10 +211,41 @@ fn now() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
 
-/// Runs `scenarios` (each `repeat` times) and returns the report. With
-/// `files`, the JSON report is rewritten after every scenario, so an
-/// interruption leaves a valid partial report. `interrupt` resolving stops
-/// the run between (or in the middle of) scenarios.
+/// One run of one scenario, as the runner schedules it.
+struct Planned<'a> {
+    scenario: &'a Scenario,
+    attempt: u32,
+    /// Its place in the report: catalog order, then attempt.
+    order: usize,
+}
+
+/// The order runs start in. One at a time: the catalog's order. Several at
+/// once: the exclusive scenarios first, each alone, then the others, up to
+/// `jobs` at a time (starting each as a slot frees), so the exclusive ones
+/// never wait for a drain in the middle of the run.
+fn plan<'a>(scenarios: &'a [Arc<Scenario>], repeat: u32, jobs: usize) -> Vec<Planned<'a>> {
+    let mut runs: Vec<Planned<'a>> = scenarios
+        .iter()
+        .flat_map(|scenario| (1..=repeat).map(move |attempt| (scenario, attempt)))
+        .enumerate()
+        .map(|(order, (scenario, attempt))| Planned {
+            scenario,
+            attempt,
+            order,
+        })
+        .collect();
+    if jobs > 1 {
+        // A stable sort keeps the catalog order within each group.
+        runs.sort_by_key(|run| !run.scenario.exclusive);
+    }
+    runs
+}
+
+/// Runs `scenarios` (each `repeat` times, up to `config.jobs` at once) and
+/// returns the report, its results in catalog order. With `files`, the JSON
+/// report is rewritten after every scenario, so an interruption leaves a
+/// valid partial report. `interrupt` resolving stops the run: the scenarios
+/// in flight are abandoned (their drivers aborted) and named in the report.
 pub async fn run(
     scenarios: &[Arc<Scenario>],
     target: &Arc<TargetSession>,
@@ -221,33 +270,75 @@ pub async fn run(
     };
     persist(files, &report);
     tokio::pin!(interrupt);
-    let total = scenarios.len() * config.repeat as usize;
-    let mut index = 0;
-    'runs: for scenario in scenarios {
-        for attempt in 1..=config.repeat {
-            index += 1;
-            observer.started(scenario, attempt, index, total);
-            let outcome = tokio::select! {
-                outcome = run_scenario(scenario, target, attempt, config.restart_on_exit) => outcome,
-                why = &mut interrupt => {
-                    report.interrupted = Some(format!("{why} during {} (run {attempt})", scenario.id));
-                    break 'runs;
-                }
+    let jobs = config.jobs.max(1);
+    let runs = plan(scenarios, config.repeat, jobs);
+    let total = runs.len();
+    let mut queue = runs.iter().peekable();
+    let mut in_flight = FuturesUnordered::new();
+    // What is running now: (scenario id, attempt), for an interruption's note.
+    let mut running: Vec<(&str, u32)> = Vec::new();
+    let mut exclusive_running = false;
+    // Catalog order of each entry of `report.results`.
+    let mut orders: Vec<usize> = Vec::new();
+    let (mut begun, mut done) = (0, 0);
+    loop {
+        while let Some(next) = queue.peek() {
+            let free = if next.scenario.exclusive {
+                in_flight.is_empty()
+            } else {
+                !exclusive_running && in_flight.len() < jobs
             };
-            let (finding, elapsed) = outcome;
-            let result = result_of(
-                scenario,
-                attempt,
-                finding,
-                elapsed,
-                target,
-                &config.expectations,
-            );
-            observer.finished(&result, index, total);
-            report.results.push(result);
-            report.summary = Summary::of(&report.results, millis(started.elapsed()));
-            persist(files, &report);
+            if !free {
+                break;
+            }
+            let Some(run) = queue.next() else { break };
+            begun += 1;
+            observer.started(run.scenario, run.attempt, begun, total);
+            exclusive_running |= run.scenario.exclusive;
+            running.push((&run.scenario.id, run.attempt));
+            in_flight.push(async move {
+                let outcome =
+                    run_scenario(run.scenario, target, run.attempt, config.restart_on_exit).await;
+                (run, outcome)
+            });
         }
+        let (run, (finding, elapsed)) = tokio::select! {
+            finished = in_flight.next() => match finished {
+                Some(finished) => finished,
+                None => break,
+            },
+            why = &mut interrupt => {
+                let during = running
+                    .iter()
+                    .map(|(id, attempt)| match attempt {
+                        1 => (*id).to_owned(),
+                        n => format!("{id} (run {n})"),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                report.interrupted = Some(format!("{why} during {during}"));
+                break;
+            }
+        };
+        running.retain(|entry| *entry != (run.scenario.id.as_str(), run.attempt));
+        if run.scenario.exclusive {
+            exclusive_running = false;
+        }
+        let result = result_of(
+            run.scenario,
+            run.attempt,
+            finding,
+            elapsed,
+            target,
+            &config.expectations,
+        );
+        done += 1;
+        observer.finished(&result, done, total);
+        let at = orders.partition_point(|&order| order < run.order);
+        orders.insert(at, run.order);
+        report.results.insert(at, result);
+        report.summary = Summary::of(&report.results, millis(started.elapsed()));
+        persist(files, &report);
     }
     report.complete = report.interrupted.is_none();
     report.finished_at = Some(now());
@@ -306,5 +397,171 @@ pub fn result_of(
             target.spec.cli_args(),
             scenario.id
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::drivers::{DriverResult, PreparedRun};
+    use crate::scenario::Area;
+    use crate::target::TargetSpec;
+
+    /// What the fake scenarios saw: how many were in flight at once, and
+    /// whether an exclusive one ever had company.
+    #[derive(Default)]
+    struct Watch {
+        started: Mutex<Vec<String>>,
+        in_flight: AtomicUsize,
+        most: AtomicUsize,
+        exclusive_had_company: Mutex<Vec<String>>,
+    }
+
+    /// A scenario whose driver holds for `hold` while counting itself in
+    /// flight: a driver shares the runtime with the others, so overlaps are
+    /// real, and an exclusive one checks that it is alone before and after.
+    fn fake(id: &str, exclusive: bool, hold: Duration, watch: &Arc<Watch>) -> Arc<Scenario> {
+        let watch = Arc::clone(watch);
+        let name = id.to_owned();
+        let run: PreparedRun = Arc::new(move |_ctx| {
+            let watch = Arc::clone(&watch);
+            let name = name.clone();
+            Box::pin(async move {
+                watch
+                    .started
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(name.clone());
+                let now = watch.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                watch.most.fetch_max(now, Ordering::SeqCst);
+                let crowded = |watch: &Watch| watch.in_flight.load(Ordering::SeqCst) > 1;
+                if exclusive && crowded(&watch) {
+                    watch
+                        .exclusive_had_company
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(name.clone());
+                }
+                tokio::time::sleep(hold).await;
+                if exclusive && crowded(&watch) {
+                    watch
+                        .exclusive_had_company
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(name.clone());
+                }
+                watch.in_flight.fetch_sub(1, Ordering::SeqCst);
+                DriverResult::Ok(Finding::pass())
+            }) as futures::future::BoxFuture<'static, DriverResult>
+        });
+        Arc::new(Scenario {
+            id: id.to_owned(),
+            area: Area::Channel,
+            title: id.to_owned(),
+            guarantee: String::new(),
+            needs: Vec::new(),
+            driver: &crate::drivers::DRIVERS[0],
+            budget_ms: 10_000,
+            defects: Vec::new(),
+            notes: None,
+            exclusive,
+            path: std::path::PathBuf::from(format!("{id}.toml")),
+            params: toml::Table::new(),
+            run,
+        })
+    }
+
+    async fn run_all(scenarios: &[Arc<Scenario>], jobs: usize, repeat: u32) -> Report {
+        let target = Arc::new(
+            TargetSession::open(
+                TargetSpec::Embedded {
+                    config: conformance::server::ServerConfig::default(),
+                },
+                Vec::new(),
+            )
+            .await
+            .expect("the embedded reference server"),
+        );
+        let config = RunConfig {
+            repeat,
+            jobs,
+            restart_on_exit: false,
+            expectations: Expectations::default(),
+            target_name: "test".into(),
+            command_line: String::new(),
+        };
+        let report = run(
+            scenarios,
+            &target,
+            &config,
+            None,
+            &mut Quiet,
+            std::future::pending(),
+        )
+        .await;
+        target.close().await;
+        report
+    }
+
+    fn catalog(watch: &Arc<Watch>) -> Vec<Arc<Scenario>> {
+        let hold = Duration::from_millis(150);
+        vec![
+            fake("channel.a", false, hold, watch),
+            fake("channel.b", true, hold, watch),
+            fake("channel.c", false, hold, watch),
+            fake("channel.d", false, hold, watch),
+            fake("channel.e", true, hold, watch),
+            fake("channel.f", false, hold, watch),
+        ]
+    }
+
+    fn ids(report: &Report) -> Vec<(String, u32)> {
+        report
+            .results
+            .iter()
+            .map(|result| (result.id.clone(), result.attempt))
+            .collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn shared_scenarios_overlap_and_exclusive_ones_run_alone() {
+        let watch = Arc::new(Watch::default());
+        let scenarios = catalog(&watch);
+        let report = run_all(&scenarios, 3, 2).await;
+        assert!(report.complete);
+        assert_eq!(report.summary.pass, 12, "{:?}", ids(&report));
+        // 8 shared runs, 3 slots: the slots fill.
+        assert_eq!(watch.most.load(Ordering::SeqCst), 3);
+        let company = watch
+            .exclusive_had_company
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        assert!(
+            company.is_empty(),
+            "exclusive scenarios had company: {company:?}"
+        );
+        // Results in catalog order, attempts in order, whatever finished first.
+        let expected: Vec<(String, u32)> = scenarios
+            .iter()
+            .flat_map(|s| [(s.id.clone(), 1), (s.id.clone(), 2)])
+            .collect();
+        assert_eq!(ids(&report), expected);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_job_runs_one_scenario_at_a_time_in_catalog_order() {
+        let watch = Arc::new(Watch::default());
+        let scenarios = catalog(&watch);
+        let report = run_all(&scenarios, 1, 1).await;
+        assert_eq!(report.summary.pass, 6);
+        assert_eq!(watch.most.load(Ordering::SeqCst), 1);
+        let order: Vec<&str> = scenarios.iter().map(|s| s.id.as_str()).collect();
+        let got: Vec<String> = ids(&report).into_iter().map(|(id, _)| id).collect();
+        assert_eq!(got, order);
+        let started = watch.started.lock().unwrap_or_else(|e| e.into_inner());
+        assert_eq!(*started, order, "one at a time keeps the catalog's order");
     }
 }

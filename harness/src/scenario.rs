@@ -115,6 +115,10 @@ pub(crate) struct ScenarioFile<P> {
     /// Extra explanation shown by `explain`.
     #[serde(default)]
     notes: Option<String>,
+    /// Run with nothing else in flight against the target (see
+    /// [`Scenario::exclusive`]).
+    #[serde(default)]
+    exclusive: bool,
     #[serde(default)]
     pub(crate) params: P,
 }
@@ -135,6 +139,14 @@ pub struct Scenario {
     pub budget_ms: u64,
     pub defects: Vec<String>,
     pub notes: Option<String>,
+    /// The scenario runs alone: no other scenario is in flight against the
+    /// target while it runs. For scenarios that load the whole server or
+    /// machine (their figures, or other scenarios' budgets, would be
+    /// disturbed), that occupy the server's threads, or that may take the
+    /// target down. Every other scenario keeps its evidence to its own
+    /// connections and its own unique names ([`crate::drivers::Ctx::unique`]),
+    /// so the runner may run it beside others.
+    pub exclusive: bool,
     pub path: PathBuf,
     /// The driver's parameters as written (for reports and `explain`).
     pub params: toml::Table,
@@ -271,6 +283,7 @@ pub fn load_file(path: &Path, text: &str) -> Result<Scenario, LoadError> {
         budget_ms: budget,
         defects: file.defects.into_iter().map(Spanned::into_inner).collect(),
         notes: file.notes,
+        exclusive: file.exclusive,
         path: path.to_owned(),
         params: file.params,
         run,

@@ -6,7 +6,7 @@
 //!   its file lists (a scenario that cannot fail proves nothing).
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use conformance::server::ServerConfig;
 use harness::defects::AnyDefect;
@@ -44,6 +44,26 @@ async fn open(defects: &[AnyDefect]) -> Result<Arc<TargetSession>, Failed> {
         .map_err(|err| Failed::from(format!("cannot open the embedded target: {err}")))
 }
 
+/// The runner's rule for running scenarios side by side, kept by the test
+/// threads against the shared healthy server: a scenario marked `exclusive`
+/// runs with no other healthy run in flight (a write lock), the others
+/// beside each other (a read lock). A self-test has a server of its own and
+/// is not gated.
+fn gate<T>(alone: bool, run: impl FnOnce() -> T) -> T {
+    static GATE: RwLock<()> = RwLock::new(());
+    if alone {
+        let _alone = GATE
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        run()
+    } else {
+        let _beside = GATE
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        run()
+    }
+}
+
 fn healthy() -> Result<Arc<TargetSession>, Failed> {
     static HEALTHY: OnceLock<Arc<TargetSession>> = OnceLock::new();
     if let Some(target) = HEALTHY.get() {
@@ -66,7 +86,9 @@ fn describe(finding: &harness::verdict::Finding) -> String {
 
 fn passes(scenario: Arc<Scenario>) -> Result<(), Failed> {
     let target = healthy()?;
-    let (finding, _) = runtime().block_on(run_scenario(&scenario, &target, 1, false));
+    let (finding, _) = gate(scenario.exclusive, || {
+        runtime().block_on(run_scenario(&scenario, &target, 1, false))
+    });
     if finding.verdict == Verdict::Pass {
         Ok(())
     } else {
@@ -103,10 +125,11 @@ fn fails_against(
 
 fn main() {
     let mut args = Arguments::from_args();
-    // Scenarios make real concurrency on a 2-core machine: run two at a time
-    // unless told otherwise, so that they do not starve each other.
+    // Most trials spend their time waiting (holds, paced responses, a
+    // defect's timeout), so run as many at once as the runner does against
+    // the embedded server; `gate` keeps the exclusive scenarios alone.
     if args.test_threads.is_none() {
-        args.test_threads = Some(2);
+        args.test_threads = Some(harness::runner::EMBEDDED_JOBS);
     }
     let catalog = match Catalog::load(&harness::default_scenarios_dir()) {
         Ok(catalog) => catalog,
@@ -117,22 +140,30 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let mut trials = Vec::new();
+    // Trials start in list order: the healthy runs of exclusive scenarios
+    // first (one by one), the self-tests beside them (most wait out a
+    // defect's timeout, the longest 15 s), then the other healthy runs.
+    let mut alone = Vec::new();
+    let mut selftests = Vec::new();
+    let mut beside = Vec::new();
     let mut ids = BTreeSet::new();
     for scenario in &catalog.scenarios {
         ids.insert(scenario.id.clone());
         let healthy_run = Arc::clone(scenario);
-        trials.push(
-            Trial::test(scenario.id.clone(), move || passes(healthy_run))
-                .with_kind(scenario.area.as_str()),
-        );
+        let trial = Trial::test(scenario.id.clone(), move || passes(healthy_run))
+            .with_kind(scenario.area.as_str());
+        if scenario.exclusive {
+            alone.push(trial);
+        } else {
+            beside.push(trial);
+        }
         for name in &scenario.defects {
             let Ok(defects) = harness::defects::parse_combination(name) else {
                 continue; // validated when the catalog loaded
             };
             let defect_run = Arc::clone(scenario);
             let label = name.clone();
-            trials.push(
+            selftests.push(
                 Trial::test(format!("selftest::{}::{name}", scenario.id), move || {
                     fails_against(defect_run, defects, label)
                 })
@@ -140,5 +171,6 @@ fn main() {
             );
         }
     }
+    let trials: Vec<Trial> = alone.into_iter().chain(selftests).chain(beside).collect();
     libtest_mimic::run(&args, trials).exit();
 }

@@ -88,7 +88,12 @@ async fn hold(
         HoldMode::Sleep | HoldMode::UntilCancelled => tokio::time::sleep(duration).await,
         HoldMode::BlockThread => block_thread(&shared, duration, false),
         HoldMode::Spin => block_thread(&shared, duration, true),
-        HoldMode::Panic => panic!("ProbeService.Hold was asked to panic (tag {tag:?})"),
+        // An unwind like any panic's (the dispatcher's catch_unwind sees the
+        // same payload), started without the panic hook, which would print
+        // a message and backtrace for a panic the run asked for.
+        HoldMode::Panic => std::panic::resume_unwind(Box::new(format!(
+            "ProbeService.Hold was asked to panic (tag {tag:?})"
+        ))),
     }
     record.finish();
     drop(gauge);

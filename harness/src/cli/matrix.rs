@@ -172,6 +172,8 @@ pub fn matrix(args: MatrixArgs) -> u8 {
         };
         let config = RunConfig {
             repeat: args.repeat.max(1),
+            // One at a time: each server's own capacity is under test.
+            jobs: 1,
             restart_on_exit: true,
             expectations,
             target_name: entry.name.clone(),

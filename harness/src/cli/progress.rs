@@ -13,6 +13,8 @@ use crate::verdict::Verdict;
 
 pub struct Progress {
     bar: Option<ProgressBar>,
+    /// The scenarios in flight, as the bar's message names them.
+    running: Vec<String>,
 }
 
 impl Progress {
@@ -28,13 +30,31 @@ impl Progress {
             bar.enable_steady_tick(std::time::Duration::from_millis(120));
             bar
         });
-        Self { bar }
+        Self {
+            bar,
+            running: Vec::new(),
+        }
+    }
+
+    fn show_running(&self) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(self.running.join(", "));
+        }
     }
 
     pub fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
+    }
+}
+
+/// " (run N)" for the second and later runs of a scenario.
+fn run_suffix(attempt: u32) -> String {
+    if attempt > 1 {
+        format!(" (run {attempt})")
+    } else {
+        String::new()
     }
 }
 
@@ -51,22 +71,16 @@ pub fn verdict_label(verdict: Verdict) -> String {
 
 impl Observer for Progress {
     fn started(&mut self, scenario: &Scenario, attempt: u32, _index: usize, _total: usize) {
-        if let Some(bar) = &self.bar {
-            let run = if attempt > 1 {
-                format!(" (run {attempt})")
-            } else {
-                String::new()
-            };
-            bar.set_message(format!("{}{run}", scenario.id));
-        }
+        self.running
+            .push(format!("{}{}", scenario.id, run_suffix(attempt)));
+        self.show_running();
     }
 
     fn finished(&mut self, result: &ScenarioResult, index: usize, total: usize) {
-        let run = if result.attempt > 1 {
-            format!(" (run {})", result.attempt)
-        } else {
-            String::new()
-        };
+        let run = run_suffix(result.attempt);
+        let name = format!("{}{run}", result.id);
+        self.running.retain(|running| *running != name);
+        self.show_running();
         let mut line = format!(
             "[{index:>3}/{total}] {} {}{run} ({} ms)",
             verdict_label(result.verdict),

@@ -55,6 +55,14 @@ pub struct RunArgs {
     /// Run each scenario N times (exposes flaky verdicts).
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub repeat: u32,
+    /// Scenarios in flight at once. Scenarios marked `exclusive` (those that
+    /// load the whole server or machine, block its threads, or may take it
+    /// down) always run alone. Default: 8 against the embedded reference
+    /// server; 1 against any other target, because a server's handler
+    /// capacity (a thread pool, one event loop) is part of what the suite
+    /// measures, and scenarios sharing it would change each other's verdicts.
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: Option<u16>,
     /// Known failures of this target (TOML: [[known_failure]] id, reason).
     #[arg(long, value_name = "FILE")]
     pub expectations: Option<PathBuf>,
@@ -111,6 +119,16 @@ impl TargetArgs {
         Ok(defects)
     }
 
+    /// Scenarios in flight at once: as asked, or the target's default (see
+    /// `--jobs`).
+    pub(crate) fn default_jobs(&self, asked: Option<u16>) -> usize {
+        match asked {
+            Some(jobs) => usize::from(jobs),
+            None if self.target.is_none() && self.server_cmd.is_none() => runner::EMBEDDED_JOBS,
+            None => 1,
+        }
+    }
+
     pub(crate) fn target_name(&self, name: Option<&String>) -> String {
         if let Some(name) = name {
             return name.clone();
@@ -141,6 +159,7 @@ pub fn run(args: RunArgs) -> u8 {
     };
     let config = RunConfig {
         repeat: args.repeat,
+        jobs: args.target.default_jobs(args.jobs),
         restart_on_exit: !args.no_restart,
         expectations,
         target_name: args.target.target_name(args.name.as_ref()),
