@@ -96,6 +96,15 @@ pub fn explain(args: &ExplainArgs) -> u8 {
         "Time budget: {} ms (exceeding it is a `fail` with reason kind `timeout`)\n",
         scenario.budget_ms
     );
+    if scenario.exclusive {
+        println!(
+            "Runs alone: no other scenario is in flight against the target while it runs, whatever --jobs says\n"
+        );
+    } else {
+        println!(
+            "Runs beside others under --jobs: its evidence is kept to its own connections and names\n"
+        );
+    }
     if !scenario.defects.is_empty() {
         println!(
             "Self-test: fails against the defect mode(s) {} of the reference server/client\n",

@@ -103,12 +103,23 @@ fn list_and_explain_describe_the_catalog() {
         "Method (rendezvous driver):",
         "Evidence recorded:",
         "--filter channel.parallel-rendezvous-8",
+        "Runs beside others under --jobs",
     ] {
         assert!(text.contains(part), "missing {part:?} in:\n{text}");
     }
+    let output = run(&["explain", "handler.blocking-capacity"]);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("Runs alone"), "{text}");
 
     let output = run(&["explain", "channel.no-such-thing"]);
     assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn jobs_must_be_at_least_one() {
+    let output = run(&["run", "--jobs", "0"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("--jobs"), "{}", stderr(&output));
 }
 
 #[test]

@@ -31,12 +31,11 @@ fn interrupting_a_run_leaves_a_valid_partial_report() {
     assert_eq!(status.code(), Some(130));
     let report = read_report(out.path());
     assert_eq!(report["complete"], false);
-    assert!(
-        report["interrupted"]
-            .as_str()
-            .expect("why")
-            .contains("interrupted")
-    );
+    // Several runs were in flight (8 at once against the embedded server):
+    // the note names what was abandoned.
+    let why = report["interrupted"].as_str().expect("why");
+    assert!(why.contains("interrupted"), "{why}");
+    assert!(why.contains("during handler.slow-handler"), "{why}");
     let results = report["results"].as_array().expect("results").len();
     assert!((2..200).contains(&results), "{results} results");
     assert!(

@@ -45,6 +45,13 @@ fn a_driver_parameter_is_checked_with_its_position() {
 }
 
 #[test]
+fn exclusive_must_be_true_or_false() {
+    let text = GOOD.replace("title = \"t\"", "title = \"t\"\nexclusive = \"yes\"");
+    let message = load_error(&[("channel/a.toml", &text)]);
+    assert!(message.contains("channel/a.toml:4:13"), "{message}");
+}
+
+#[test]
 fn an_unknown_driver_is_refused() {
     let text = GOOD.replace("driver = \"rendezvous\"", "driver = \"teleport\"");
     let message = load_error(&[("channel/a.toml", &text)]);
