@@ -241,6 +241,13 @@ fn median_with_interval(values: &mut [f64]) -> (f64, Option<(f64, f64)>) {
     (median, interval)
 }
 
+/// The `q` quantile (0..=1, nearest rank) of `values` (sorted in place).
+fn quantile(values: &mut [f64], q: f64) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let rank = ((q * values.len() as f64).ceil() as usize).clamp(1, values.len());
+    values[rank - 1]
+}
+
 /// One cell of the paired pass: a kind of call at a level.
 struct Cell {
     kind: Kind,
@@ -249,8 +256,22 @@ struct Cell {
     times: Vec<[Duration; 3]>,
 }
 
+/// The six orders of a round's three batches (0 harness, 1 plain, 2 plain
+/// A/A). Cycling through all six puts each batch first, second and third,
+/// and after each of the others, equally often: a batch that follows a
+/// switch of channel runs a few percent slower here, and a rotation of
+/// three alone would put the A/A batch after its twin two times in three.
+const ORDERS: [[usize; 3]; 6] = [
+    [0, 1, 2],
+    [1, 2, 0],
+    [2, 0, 1],
+    [0, 2, 1],
+    [2, 1, 0],
+    [1, 0, 2],
+];
+
 /// Each round of the paired pass, per cell: a harness batch, a plain batch
-/// and a second plain batch (the A/A control), in an order that rotates.
+/// and a second plain batch (the A/A control), in the round's order.
 async fn round(
     harness: &Channel,
     plain: &Channel,
@@ -259,8 +280,7 @@ async fn round(
     index: usize,
 ) -> [Duration; 3] {
     let mut times = [Duration::ZERO; 3];
-    for step in 0..3 {
-        let which = (step + index) % 3;
+    for which in ORDERS[index % ORDERS.len()] {
         times[which] = match which {
             0 => harness_batch(harness, kind, level).await,
             _ => plain_batch(plain, kind, level).await,
@@ -359,13 +379,23 @@ fn paired(
             .iter()
             .map(|t| t[1].as_secs_f64() / t[2].as_secs_f64())
             .collect();
+        // Noise here only ever slows a batch down, so each side's fastest
+        // batches are its least disturbed: the ratio of the two sides' 20%
+        // quantiles of batch time is a second, noise-resistant estimate.
+        let side = |index: usize| -> Vec<f64> {
+            cell.times.iter().map(|t| t[index].as_secs_f64()).collect()
+        };
+        let fast = |times: &mut Vec<f64>| quantile(times, 0.2);
+        let (h20, p20, a20) = (fast(&mut side(0)), fast(&mut side(1)), fast(&mut side(2)));
         println!(
-            "{:<10} {:>9} {ours:>14.0} {theirs:>14.0} {:>7.3} {:>22} {:>22}",
+            "{:<10} {:>9} {ours:>14.0} {theirs:>14.0} {:>7.3} {:>22} {:>22} {:>8.3} {:>8.3}",
             cell.kind.group(),
             cell.level,
             ours / theirs,
             shown(median_with_interval(&mut ratios)),
             shown(median_with_interval(&mut controls)),
+            p20 / h20,
+            p20 / a20,
         );
         let slot = LEVELS.iter().position(|&level| level == cell.level);
         for (function, value) in [("harness", ours), ("plain-tonic", theirs)] {

@@ -8,8 +8,6 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use conformance::proto::grpc_testing::{SimpleRequest, StreamingOutputCallRequest};
@@ -18,7 +16,7 @@ use tonic::metadata::MetadataValue;
 use tonic::transport::Channel;
 
 use crate::drivers::{Stalled, brief, output_request, test_client, unary_request};
-use crate::timeline::{SpanHandle, Timeline, numbered};
+use crate::timeline::{MAX_SPANS, Span, Timeline, numbered};
 
 /// The metadata the interop servers echo back as a response header.
 pub const ECHO_INITIAL: &str = "x-grpc-test-echo-initial";
@@ -125,20 +123,22 @@ struct Tally {
 }
 
 /// Runs the load on `channel` (each worker on its own clone, as drivers
-/// share a channel across tasks), recording every RPC on `timeline` (a span
-/// each while it keeps spans, a count after that).
+/// share a channel across tasks), recording RPCs on `timeline` (a span each
+/// while there is room, a count after that).
 pub async fn closed_loop(channel: &Channel, timeline: &Timeline, spec: &LoadSpec) -> LoadOutcome {
     let started = Instant::now();
     let stop_at = started + spec.max_duration;
-    let tickets = Arc::new(AtomicU64::new(0));
     let workers = spec.in_flight.max(1);
+    let span_room = MAX_SPANS.div_ceil(workers);
     let mut tasks = Vec::with_capacity(workers);
-    for _ in 0..workers {
-        let channel = channel.clone();
-        let timeline = timeline.clone();
-        let tickets = Arc::clone(&tickets);
-        let spec = spec.clone();
-        tasks.push(spawn_worker(channel, timeline, tickets, stop_at, spec));
+    for index in 0..workers {
+        tasks.push(spawn_worker(Worker {
+            channel: channel.clone(),
+            spans: WorkerSpans::new(timeline.clone(), span_room),
+            tickets: Tickets::share(index, workers, spec.max_rpcs),
+            stop_at,
+            spec: spec.clone(),
+        }));
     }
     let mut outcome = LoadOutcome::default();
     for task in tasks {
@@ -159,17 +159,6 @@ pub async fn closed_loop(channel: &Channel, timeline: &Timeline, spec: &LoadSpec
     outcome
 }
 
-/// Claims the next RPC of the load: its number, or None when the load is over.
-fn next_ticket(
-    tickets: &AtomicU64,
-    spec: &LoadSpec,
-    stop_at: Instant,
-    now: Instant,
-) -> Option<u64> {
-    let ticket = tickets.fetch_add(1, Ordering::Relaxed);
-    (ticket < spec.max_rpcs && now < stop_at).then_some(ticket)
-}
-
 impl Tally {
     fn record(&mut self, label: &str, ticket: u64, took: Duration, outcome: Result<(), String>) {
         match outcome {
@@ -188,66 +177,135 @@ impl Tally {
     }
 }
 
+/// One worker of a load. Workers share nothing while they run: on two cores
+/// a counter, a lock or a reference count touched by every RPC of every
+/// worker is a cache line passed back and forth between the cores at every
+/// RPC, which a plain client loop does not pay.
+struct Worker {
+    channel: Channel,
+    spans: WorkerSpans,
+    tickets: Tickets,
+    stop_at: Instant,
+    spec: LoadSpec,
+}
+
+/// A worker's share of the load's RPC numbers: worker `i` of `n` takes
+/// `i`, `i + n`, `i + 2n`, ... below the load's count, so together the
+/// workers issue exactly `max_rpcs` RPCs, each number once.
+struct Tickets {
+    next: u64,
+    step: u64,
+    end: u64,
+}
+
+impl Tickets {
+    fn share(index: usize, workers: usize, max_rpcs: u64) -> Self {
+        Self {
+            next: index as u64,
+            step: workers.max(1) as u64,
+            end: max_rpcs,
+        }
+    }
+
+    /// The next RPC's number, or None when the worker's share is done or
+    /// the load's time is up.
+    fn claim(&mut self, now: Instant, stop_at: Instant) -> Option<u64> {
+        if self.next >= self.end || now >= stop_at {
+            return None;
+        }
+        let ticket = self.next;
+        self.next += self.step;
+        Some(ticket)
+    }
+}
+
+/// The spans of one worker: its first `room` RPCs get one, the rest are
+/// counted; everything goes to the timeline in one step when the worker
+/// ends (or is dropped). Each worker keeps its earliest RPCs, so the
+/// timeline shows the start of the load across all workers.
+struct WorkerSpans {
+    timeline: Timeline,
+    kept: Vec<Span>,
+    room: usize,
+    left_out: usize,
+}
+
+impl WorkerSpans {
+    fn new(timeline: Timeline, room: usize) -> Self {
+        Self {
+            timeline,
+            kept: Vec::new(),
+            room,
+            left_out: 0,
+        }
+    }
+
+    /// Records one RPC: sent at `sent`, first message at `first`, ended at
+    /// `ended`. The label is only built for an RPC that gets a span.
+    fn record(
+        &mut self,
+        label: impl FnOnce() -> String,
+        sent: Instant,
+        first: Option<Instant>,
+        ended: Instant,
+        ok: bool,
+    ) {
+        if self.kept.len() >= self.room {
+            self.left_out += 1;
+            return;
+        }
+        self.kept.push(Span {
+            label: label(),
+            start_us: self.timeline.offset_us(sent),
+            first_message_us: first.map(|at| self.timeline.offset_us(at)),
+            end_us: Some(self.timeline.offset_us(ended)),
+            ok,
+        });
+    }
+}
+
+impl Drop for WorkerSpans {
+    fn drop(&mut self) {
+        self.timeline
+            .absorb(std::mem::take(&mut self.kept), self.left_out);
+    }
+}
+
 /// Spawns one worker. Each kind of call has its own loop, spawned as its
 /// own task, so that a worker's task holds only the state of the call it
 /// makes: awaiting either loop from one `async fn` would size every task for
 /// the larger (streaming) one, 2.7 times a unary loop, and at 1,024 workers
 /// that much more memory is touched per round.
-fn spawn_worker(
-    channel: Channel,
-    timeline: Timeline,
-    tickets: Arc<AtomicU64>,
-    stop_at: Instant,
-    spec: LoadSpec,
-) -> tokio::task::JoinHandle<Tally> {
-    match spec.call {
+fn spawn_worker(worker: Worker) -> tokio::task::JoinHandle<Tally> {
+    match worker.spec.call {
         Call::Unary {
             request_size,
             response_size,
         } => {
             let request = unary_request(response_size, request_size);
-            tokio::spawn(unary_worker(
-                channel,
-                timeline,
-                tickets,
-                stop_at,
-                spec,
-                request,
-                response_size,
-            ))
+            tokio::spawn(unary_worker(worker, request, response_size))
         }
         Call::ServerStream { messages, size } => {
             let request = output_request(&vec![size; messages], Duration::ZERO);
-            tokio::spawn(stream_worker(
-                channel, timeline, tickets, stop_at, spec, request, messages,
-            ))
+            tokio::spawn(stream_worker(worker, request, messages))
         }
     }
 }
 
-async fn unary_worker(
-    channel: Channel,
-    timeline: Timeline,
-    tickets: Arc<AtomicU64>,
-    stop_at: Instant,
-    spec: LoadSpec,
-    template: SimpleRequest,
-    response_size: usize,
-) -> Tally {
+async fn unary_worker(mut worker: Worker, template: SimpleRequest, response_size: usize) -> Tally {
     const LABEL: &str = "UnaryCall";
-    let mut client = test_client(channel);
+    let spec = &worker.spec;
+    let mut client = test_client(worker.channel.clone());
     let mut tally = Tally::default();
     let timer = tokio::time::sleep(spec.rpc_timeout);
     tokio::pin!(timer);
-    let mut unrecorded = Unrecorded::new(&timeline);
     loop {
         // One clock reading starts an RPC (its ticket, span, bound and
         // latency) and one ends it.
         let sent = Instant::now();
-        let Some(ticket) = next_ticket(&tickets, &spec, stop_at, sent) else {
+        let Some(ticket) = worker.tickets.claim(sent, worker.stop_at) else {
             break;
         };
-        let span = unrecorded.start(|| numbered(LABEL, ticket), sent);
         let tag = spec.check_echo.then(|| format!("load-{ticket}"));
         let mut request = tonic::Request::new(template.clone());
         echo(&mut request, tag.as_deref());
@@ -275,42 +333,40 @@ async fn unary_worker(
             Err(stalled) => Err(stalled.to_string()),
         };
         let ended = Instant::now();
-        if let Some(mut span) = span {
-            if answered {
-                // A unary response is its first and only message.
-                span.first_message_at(ended);
-            }
-            span.end_at(ended, outcome.is_ok());
-        }
+        // A unary response is its first and only message.
+        let first = answered.then_some(ended);
+        worker.spans.record(
+            || numbered(LABEL, ticket),
+            sent,
+            first,
+            ended,
+            outcome.is_ok(),
+        );
         tally.record(LABEL, ticket, ended - sent, outcome);
     }
     tally
 }
 
 async fn stream_worker(
-    channel: Channel,
-    timeline: Timeline,
-    tickets: Arc<AtomicU64>,
-    stop_at: Instant,
-    spec: LoadSpec,
+    mut worker: Worker,
     template: StreamingOutputCallRequest,
     messages: usize,
 ) -> Tally {
     const LABEL: &str = "StreamingOutputCall";
-    let mut client = test_client(channel);
+    let spec = &worker.spec;
+    let mut client = test_client(worker.channel.clone());
     let mut tally = Tally::default();
     let timer = tokio::time::sleep(spec.rpc_timeout);
     tokio::pin!(timer);
-    let mut unrecorded = Unrecorded::new(&timeline);
     loop {
         let sent = Instant::now();
-        let Some(ticket) = next_ticket(&tickets, &spec, stop_at, sent) else {
+        let Some(ticket) = worker.tickets.claim(sent, worker.stop_at) else {
             break;
         };
-        let mut span = unrecorded.start(|| numbered(LABEL, ticket), sent);
         let tag = spec.check_echo.then(|| format!("load-{ticket}"));
         let mut request = tonic::Request::new(template.clone());
         echo(&mut request, tag.as_deref());
+        let mut first = None;
         let read = async {
             let response = client.streaming_output_call(request).await?;
             let echoed = check_echo(response.metadata(), tag.as_deref());
@@ -318,10 +374,8 @@ async fn stream_worker(
             let mut seen = 0usize;
             while stream.message().await?.is_some() {
                 seen += 1;
-                if seen == 1
-                    && let Some(span) = &mut span
-                {
-                    span.first_message();
+                if seen == 1 {
+                    first = Some(Instant::now());
                 }
             }
             Ok::<_, tonic::Status>(echoed.and_then(|()| {
@@ -334,7 +388,7 @@ async fn stream_worker(
         };
         let outcome = {
             // Pinned in place (see `unary_worker`); the block ends its
-            // borrow of the span.
+            // borrow of `first`.
             let read = std::pin::pin!(read);
             match bounded(timer.as_mut(), sent, spec.rpc_timeout, LABEL, read).await {
                 Ok(Ok(checked)) => checked,
@@ -343,9 +397,13 @@ async fn stream_worker(
             }
         };
         let ended = Instant::now();
-        if let Some(span) = span {
-            span.end_at(ended, outcome.is_ok());
-        }
+        worker.spans.record(
+            || numbered(LABEL, ticket),
+            sent,
+            first,
+            ended,
+            outcome.is_ok(),
+        );
         tally.record(LABEL, ticket, ended - sent, outcome);
     }
     tally
@@ -372,38 +430,6 @@ async fn bounded<T>(
             what: what.to_owned(),
             after: limit,
         }),
-    }
-}
-
-/// Starts a span per RPC while the timeline keeps spans; once it is full,
-/// only counts the RPCs, and hands the count to the timeline when the worker
-/// ends (or is dropped). The timeline ends up with the same spans and the
-/// same number left out as with a span per RPC, without the cost of a span
-/// nobody will see (a label, a shared counter and a reference count per RPC,
-/// which under 1,024 RPCs in flight was most of the harness's overhead).
-struct Unrecorded<'a> {
-    timeline: &'a Timeline,
-    count: usize,
-}
-
-impl<'a> Unrecorded<'a> {
-    fn new(timeline: &'a Timeline) -> Self {
-        Self { timeline, count: 0 }
-    }
-
-    fn start(&mut self, label: impl FnOnce() -> String, at: Instant) -> Option<SpanHandle> {
-        if self.timeline.is_full() {
-            self.count += 1;
-            None
-        } else {
-            Some(self.timeline.start_at(label(), at))
-        }
-    }
-}
-
-impl Drop for Unrecorded<'_> {
-    fn drop(&mut self) {
-        self.timeline.count_dropped(self.count);
     }
 }
 
@@ -447,6 +473,48 @@ mod tests {
         assert_eq!(outcome.latency(0.0), Some(Duration::from_micros(1)));
         assert!((outcome.rpcs_per_second() - 50.0).abs() < 1e-9);
         assert_eq!(LoadOutcome::default().latency(0.5), None);
+    }
+
+    #[test]
+    fn workers_share_the_count_exactly_each_number_once() {
+        for (workers, max_rpcs) in [(1, 10), (3, 10), (16, 10), (64, 200_000), (1_024, 8_192)] {
+            let far = Instant::now() + Duration::from_secs(60);
+            let mut seen = Vec::new();
+            for index in 0..workers {
+                let mut tickets = Tickets::share(index, workers, max_rpcs);
+                while let Some(ticket) = tickets.claim(Instant::now(), far) {
+                    seen.push(ticket);
+                }
+            }
+            seen.sort_unstable();
+            assert_eq!(seen, (0..max_rpcs).collect::<Vec<_>>(), "{workers} workers");
+        }
+        // Time up: nothing more is claimed.
+        let mut tickets = Tickets::share(0, 1, 10);
+        let now = Instant::now();
+        assert_eq!(tickets.claim(now, now), None);
+    }
+
+    #[test]
+    fn worker_spans_keep_their_room_and_count_the_rest() {
+        let timeline = Timeline::new();
+        let now = Instant::now();
+        {
+            let mut spans = WorkerSpans::new(timeline.clone(), 2);
+            for ticket in 0..5 {
+                spans.record(|| numbered("RPC", ticket), now, Some(now), now, ticket != 1);
+            }
+        } // dropped: handed to the timeline
+        let (spans, dropped) = timeline.take();
+        let labels: Vec<&str> = spans.iter().map(|s| s.label.as_str()).collect();
+        assert_eq!(labels, ["RPC #0", "RPC #1"]);
+        assert_eq!(dropped, 3);
+        assert!(spans[0].ok && !spans[1].ok);
+        assert!(
+            spans
+                .iter()
+                .all(|s| s.first_message_us.is_some() && s.end_us.is_some())
+        );
     }
 
     #[tokio::test]

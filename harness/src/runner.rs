@@ -316,7 +316,11 @@ pub async fn run(
                     })
                     .collect::<Vec<_>>()
                     .join(", ");
-                report.interrupted = Some(format!("{why} during {during}"));
+                report.interrupted = Some(if during.is_empty() {
+                    why
+                } else {
+                    format!("{why} during {during}")
+                });
                 break;
             }
         };

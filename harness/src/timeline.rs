@@ -65,33 +65,28 @@ impl Timeline {
         }
     }
 
-    /// True once the timeline keeps no more spans (they are only counted):
-    /// callers may then skip building a label nobody will read.
-    pub fn is_full(&self) -> bool {
+    /// True once the timeline keeps no more spans (they are only counted).
+    fn is_full(&self) -> bool {
         self.inner.kept.load(Ordering::Relaxed) >= MAX_SPANS
     }
 
     fn now_us(&self) -> u64 {
-        self.us_at(Instant::now())
+        self.offset_us(Instant::now())
     }
 
-    fn us_at(&self, at: Instant) -> u64 {
+    /// Where `at` falls on this timeline, in microseconds since its start,
+    /// for callers that build [`Span`]s themselves (see [`Timeline::absorb`]).
+    pub fn offset_us(&self, at: Instant) -> u64 {
         u64::try_from(at.saturating_duration_since(self.origin).as_micros()).unwrap_or(u64::MAX)
     }
 
     /// Starts a span; finish it with [`SpanHandle::end`].
     pub fn start(&self, label: impl Into<String>) -> SpanHandle {
-        self.start_at(label, Instant::now())
-    }
-
-    /// Starts a span at `at`, a clock reading the caller already has (a
-    /// load reads the clock once per RPC start and once per end).
-    pub fn start_at(&self, label: impl Into<String>, at: Instant) -> SpanHandle {
         SpanHandle {
             timeline: self.clone(),
             span: Span {
                 label: label.into(),
-                start_us: self.us_at(at),
+                start_us: self.now_us(),
                 first_message_us: None,
                 end_us: None,
                 ok: false,
@@ -119,13 +114,23 @@ impl Timeline {
         }
     }
 
-    /// Counts `count` RPCs left out without a span each: a load that stops
-    /// starting spans once [`Timeline::is_full`] reports them here, so the
-    /// number left out stays exact.
-    pub fn count_dropped(&self, count: usize) {
-        if count > 0 {
-            self.inner.dropped.fetch_add(count, Ordering::Relaxed);
-        }
+    /// Adds spans a task recorded on its own, and the number of RPCs it
+    /// left out, in one step: one lock per task instead of one per RPC (a
+    /// load's workers share nothing while they run). Spans beyond what the
+    /// timeline keeps are counted as left out.
+    pub fn absorb(&self, spans: Vec<Span>, left_out: usize) {
+        let mut kept = self
+            .inner
+            .spans
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let room = MAX_SPANS.saturating_sub(kept.len());
+        let over = spans.len().saturating_sub(room);
+        kept.extend(spans.into_iter().take(room));
+        self.inner.kept.store(kept.len(), Ordering::Relaxed);
+        self.inner
+            .dropped
+            .fetch_add(left_out + over, Ordering::Relaxed);
     }
 
     /// The spans collected so far (sorted by start) and how many were left out.
@@ -166,21 +171,9 @@ impl SpanHandle {
         }
     }
 
-    /// Marks the first response message (once) as seen at `at`.
-    pub fn first_message_at(&mut self, at: Instant) {
-        if self.span.first_message_us.is_none() {
-            self.span.first_message_us = Some(self.timeline.us_at(at));
-        }
-    }
-
     /// Ends the span.
-    pub fn end(self, ok: bool) {
-        self.end_at(Instant::now(), ok);
-    }
-
-    /// Ends the span at `at`.
-    pub fn end_at(mut self, at: Instant, ok: bool) {
-        self.span.end_us = Some(self.timeline.us_at(at));
+    pub fn end(mut self, ok: bool) {
+        self.span.end_us = Some(self.timeline.now_us());
         self.span.ok = ok;
     }
 }
@@ -222,7 +215,7 @@ mod tests {
             assert_eq!(timeline.is_full(), index >= MAX_SPANS);
             timeline.start(format!("#{index}")).end(true);
         }
-        timeline.count_dropped(5);
+        timeline.absorb(Vec::new(), 5);
         let (spans, dropped) = timeline.take();
         assert_eq!(spans.len(), MAX_SPANS);
         assert_eq!(dropped, 30);
@@ -233,6 +226,27 @@ mod tests {
         let (spans, dropped) = timeline.take();
         assert_eq!(spans.len(), 1);
         assert_eq!(dropped, 30);
+    }
+
+    #[test]
+    fn absorbed_spans_fill_what_is_left_and_the_rest_is_counted() {
+        let timeline = Timeline::new();
+        let span = |index: u64| Span {
+            label: numbered("RPC", index),
+            start_us: index,
+            first_message_us: None,
+            end_us: Some(index + 1),
+            ok: true,
+        };
+        timeline.start("first").end(true);
+        timeline.absorb((0..1_500).map(span).collect(), 7);
+        timeline.absorb((1_500..2_100).map(span).collect(), 3);
+        let (spans, dropped) = timeline.take();
+        assert_eq!(spans.len(), MAX_SPANS);
+        // 2,101 spans offered, 2,000 kept; 7 + 3 left out by the callers.
+        assert_eq!(dropped, 101 + 10);
+        assert_eq!(spans.iter().filter(|s| s.label == "RPC #1498").count(), 1);
+        assert!(spans.iter().all(|s| s.label != "RPC #1999"));
     }
 
     #[test]
