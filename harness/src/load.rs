@@ -134,6 +134,7 @@ pub async fn closed_loop(channel: &Channel, timeline: &Timeline, spec: &LoadSpec
     for index in 0..workers {
         tasks.push(spawn_worker(Worker {
             channel: channel.clone(),
+            tally: Tally::default(),
             spans: WorkerSpans::new(timeline.clone(), span_room),
             tickets: Tickets::share(index, workers, spec.max_rpcs),
             stop_at,
@@ -183,10 +184,30 @@ impl Tally {
 /// RPC, which a plain client loop does not pay.
 struct Worker {
     channel: Channel,
+    tally: Tally,
     spans: WorkerSpans,
     tickets: Tickets,
     stop_at: Instant,
     spec: LoadSpec,
+}
+
+impl Worker {
+    /// Ends an RPC: one clock reading for its end, its span (`first` gives
+    /// its first message's time from the end's) and its tally.
+    fn finish(
+        &mut self,
+        label: &str,
+        ticket: u64,
+        sent: Instant,
+        first: impl FnOnce(Instant) -> Option<Instant>,
+        outcome: Result<(), String>,
+    ) {
+        let ended = Instant::now();
+        let ok = outcome.is_ok();
+        self.spans
+            .record(|| numbered(label, ticket), sent, first(ended), ended, ok);
+        self.tally.record(label, ticket, ended - sent, outcome);
+    }
 }
 
 /// A worker's share of the load's RPC numbers: worker `i` of `n` takes
@@ -294,10 +315,9 @@ fn spawn_worker(worker: Worker) -> tokio::task::JoinHandle<Tally> {
 
 async fn unary_worker(mut worker: Worker, template: SimpleRequest, response_size: usize) -> Tally {
     const LABEL: &str = "UnaryCall";
-    let spec = &worker.spec;
+    let (tagged, rpc_timeout) = (worker.spec.check_echo, worker.spec.rpc_timeout);
     let mut client = test_client(worker.channel.clone());
-    let mut tally = Tally::default();
-    let timer = tokio::time::sleep(spec.rpc_timeout);
+    let timer = tokio::time::sleep(rpc_timeout);
     tokio::pin!(timer);
     loop {
         // One clock reading starts an RPC (its ticket, span, bound and
@@ -306,14 +326,14 @@ async fn unary_worker(mut worker: Worker, template: SimpleRequest, response_size
         let Some(ticket) = worker.tickets.claim(sent, worker.stop_at) else {
             break;
         };
-        let tag = spec.check_echo.then(|| format!("load-{ticket}"));
+        let tag = tagged.then(|| format!("load-{ticket}"));
         let mut request = tonic::Request::new(template.clone());
         echo(&mut request, tag.as_deref());
         let mut answered = false;
         // Pinned here and lent to `bounded`, so the call's state is stored
         // once in the worker rather than copied into the bound's own state.
         let call = std::pin::pin!(client.unary_call(request));
-        let outcome = match bounded(timer.as_mut(), sent, spec.rpc_timeout, LABEL, call).await {
+        let outcome = match bounded(timer.as_mut(), sent, rpc_timeout, LABEL, call).await {
             Ok(Ok(response)) => {
                 answered = true;
                 let size = response
@@ -332,19 +352,16 @@ async fn unary_worker(mut worker: Worker, template: SimpleRequest, response_size
             Ok(Err(status)) => Err(brief(&status)),
             Err(stalled) => Err(stalled.to_string()),
         };
-        let ended = Instant::now();
         // A unary response is its first and only message.
-        let first = answered.then_some(ended);
-        worker.spans.record(
-            || numbered(LABEL, ticket),
+        worker.finish(
+            LABEL,
+            ticket,
             sent,
-            first,
-            ended,
-            outcome.is_ok(),
+            |ended| answered.then_some(ended),
+            outcome,
         );
-        tally.record(LABEL, ticket, ended - sent, outcome);
     }
-    tally
+    std::mem::take(&mut worker.tally)
 }
 
 async fn stream_worker(
@@ -353,17 +370,16 @@ async fn stream_worker(
     messages: usize,
 ) -> Tally {
     const LABEL: &str = "StreamingOutputCall";
-    let spec = &worker.spec;
+    let (tagged, rpc_timeout) = (worker.spec.check_echo, worker.spec.rpc_timeout);
     let mut client = test_client(worker.channel.clone());
-    let mut tally = Tally::default();
-    let timer = tokio::time::sleep(spec.rpc_timeout);
+    let timer = tokio::time::sleep(rpc_timeout);
     tokio::pin!(timer);
     loop {
         let sent = Instant::now();
         let Some(ticket) = worker.tickets.claim(sent, worker.stop_at) else {
             break;
         };
-        let tag = spec.check_echo.then(|| format!("load-{ticket}"));
+        let tag = tagged.then(|| format!("load-{ticket}"));
         let mut request = tonic::Request::new(template.clone());
         echo(&mut request, tag.as_deref());
         let mut first = None;
@@ -390,23 +406,15 @@ async fn stream_worker(
             // Pinned in place (see `unary_worker`); the block ends its
             // borrow of `first`.
             let read = std::pin::pin!(read);
-            match bounded(timer.as_mut(), sent, spec.rpc_timeout, LABEL, read).await {
+            match bounded(timer.as_mut(), sent, rpc_timeout, LABEL, read).await {
                 Ok(Ok(checked)) => checked,
                 Ok(Err(status)) => Err(brief(&status)),
                 Err(stalled) => Err(stalled.to_string()),
             }
         };
-        let ended = Instant::now();
-        worker.spans.record(
-            || numbered(LABEL, ticket),
-            sent,
-            first,
-            ended,
-            outcome.is_ok(),
-        );
-        tally.record(LABEL, ticket, ended - sent, outcome);
+        worker.finish(LABEL, ticket, sent, |_| first, outcome);
     }
-    tally
+    std::mem::take(&mut worker.tally)
 }
 
 /// Runs `call` for at most `limit`, as [`crate::drivers::within`] does, but

@@ -441,22 +441,18 @@ mod tests {
                     .push(name.clone());
                 let now = watch.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
                 watch.most.fetch_max(now, Ordering::SeqCst);
-                let crowded = |watch: &Watch| watch.in_flight.load(Ordering::SeqCst) > 1;
-                if exclusive && crowded(&watch) {
-                    watch
-                        .exclusive_had_company
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push(name.clone());
-                }
+                let check_alone = |watch: &Watch| {
+                    if exclusive && watch.in_flight.load(Ordering::SeqCst) > 1 {
+                        watch
+                            .exclusive_had_company
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push(name.clone());
+                    }
+                };
+                check_alone(&watch);
                 tokio::time::sleep(hold).await;
-                if exclusive && crowded(&watch) {
-                    watch
-                        .exclusive_had_company
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push(name.clone());
-                }
+                check_alone(&watch);
                 watch.in_flight.fetch_sub(1, Ordering::SeqCst);
                 DriverResult::Ok(Finding::pass())
             }) as futures::future::BoxFuture<'static, DriverResult>
