@@ -9,7 +9,7 @@ use std::time::Duration;
 use criterion::{Criterion, Throughput, criterion_group};
 use harness::expectations::{Expected, Outcome};
 use harness::report::{Report, ReportFiles, SCHEMA, ScenarioResult, Summary, TargetSummary};
-use harness::timeline::{MAX_SPANS, Span};
+use harness::timeline::{Label, MAX_SPANS, Span};
 use harness::verdict::Verdict;
 
 const RESULTS: usize = 5;
@@ -19,7 +19,7 @@ fn result(index: usize) -> ScenarioResult {
         .map(|rpc| {
             let start = (rpc as u64) * 37;
             Span {
-                label: format!("UnaryCall #{rpc}"),
+                label: Label::Numbered("UnaryCall", rpc as u64),
                 start_us: start,
                 first_message_us: Some(start + 900),
                 end_us: Some(start + 1_000),

@@ -330,7 +330,7 @@ fn paired(
 ) -> Vec<chart::Series> {
     let mut cells = paired_cells();
     println!(
-        "\npaired pass: {rounds} rounds over {} cells; per round and cell a harness batch, a plain batch and a plain A/A batch, in rotating order",
+        "\npaired pass: {rounds} rounds over {} cells; per round and cell a harness batch, a plain batch and a plain A/A batch, cycling through their six orders",
         cells.len()
     );
     runtime.block_on(async {

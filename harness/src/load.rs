@@ -16,10 +16,13 @@ use tonic::metadata::MetadataValue;
 use tonic::transport::Channel;
 
 use crate::drivers::{Stalled, brief, output_request, test_client, unary_request};
-use crate::timeline::{MAX_SPANS, Span, Timeline, numbered};
+use crate::timeline::{Label, MAX_SPANS, Span, Timeline};
 
 /// The metadata the interop servers echo back as a response header.
 pub const ECHO_INITIAL: &str = "x-grpc-test-echo-initial";
+
+/// Records a worker allocates room for up front, at most.
+const PREALLOCATED_RPCS: usize = 16_384;
 
 /// What each RPC of the load is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,12 +133,20 @@ pub async fn closed_loop(channel: &Channel, timeline: &Timeline, spec: &LoadSpec
     let stop_at = started + spec.max_duration;
     let workers = spec.in_flight.max(1);
     let span_room = MAX_SPANS.div_ceil(workers);
+    // Each worker's share of a count-bound load, so that its records grow
+    // once instead of doubling their way up (bounded: a time-bound load may
+    // ask for far more than it will issue).
+    let share = usize::try_from(spec.max_rpcs.div_ceil(workers as u64)).unwrap_or(usize::MAX);
+    let expected = share.min(PREALLOCATED_RPCS);
     let mut tasks = Vec::with_capacity(workers);
     for index in 0..workers {
         tasks.push(spawn_worker(Worker {
             channel: channel.clone(),
-            tally: Tally::default(),
-            spans: WorkerSpans::new(timeline.clone(), span_room),
+            tally: Tally {
+                latencies_us: Vec::with_capacity(expected),
+                ..Tally::default()
+            },
+            spans: WorkerSpans::new(timeline.clone(), span_room, expected),
             tickets: Tickets::share(index, workers, spec.max_rpcs),
             stop_at,
             spec: spec.clone(),
@@ -196,7 +207,7 @@ impl Worker {
     /// its first message's time from the end's) and its tally.
     fn finish(
         &mut self,
-        label: &str,
+        label: &'static str,
         ticket: u64,
         sent: Instant,
         first: impl FnOnce(Instant) -> Option<Instant>,
@@ -204,8 +215,13 @@ impl Worker {
     ) {
         let ended = Instant::now();
         let ok = outcome.is_ok();
-        self.spans
-            .record(|| numbered(label, ticket), sent, first(ended), ended, ok);
+        self.spans.record(
+            Label::Numbered(label, ticket),
+            sent,
+            first(ended),
+            ended,
+            ok,
+        );
         self.tally.record(label, ticket, ended - sent, outcome);
     }
 }
@@ -252,20 +268,20 @@ struct WorkerSpans {
 }
 
 impl WorkerSpans {
-    fn new(timeline: Timeline, room: usize) -> Self {
+    fn new(timeline: Timeline, room: usize, expected: usize) -> Self {
         Self {
             timeline,
-            kept: Vec::new(),
+            kept: Vec::with_capacity(room.min(expected)),
             room,
             left_out: 0,
         }
     }
 
     /// Records one RPC: sent at `sent`, first message at `first`, ended at
-    /// `ended`. The label is only built for an RPC that gets a span.
+    /// `ended`.
     fn record(
         &mut self,
-        label: impl FnOnce() -> String,
+        label: Label,
         sent: Instant,
         first: Option<Instant>,
         ended: Instant,
@@ -276,7 +292,7 @@ impl WorkerSpans {
             return;
         }
         self.kept.push(Span {
-            label: label(),
+            label,
             start_us: self.timeline.offset_us(sent),
             first_message_us: first.map(|at| self.timeline.offset_us(at)),
             end_us: Some(self.timeline.offset_us(ended)),
@@ -508,13 +524,19 @@ mod tests {
         let timeline = Timeline::new();
         let now = Instant::now();
         {
-            let mut spans = WorkerSpans::new(timeline.clone(), 2);
+            let mut spans = WorkerSpans::new(timeline.clone(), 2, 5);
             for ticket in 0..5 {
-                spans.record(|| numbered("RPC", ticket), now, Some(now), now, ticket != 1);
+                spans.record(
+                    Label::Numbered("RPC", ticket),
+                    now,
+                    Some(now),
+                    now,
+                    ticket != 1,
+                );
             }
         } // dropped: handed to the timeline
         let (spans, dropped) = timeline.take();
-        let labels: Vec<&str> = spans.iter().map(|s| s.label.as_str()).collect();
+        let labels: Vec<String> = spans.iter().map(|s| s.label.to_string()).collect();
         assert_eq!(labels, ["RPC #0", "RPC #1"]);
         assert_eq!(dropped, 3);
         assert!(spans[0].ok && !spans[1].ok);
