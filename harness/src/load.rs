@@ -8,6 +8,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use conformance::proto::grpc_testing::{SimpleRequest, StreamingOutputCallRequest};
@@ -437,24 +438,45 @@ async fn stream_worker(
 /// on the worker's own timer: resetting a registered timer to a later
 /// deadline only moves a number, where a new timeout per RPC registers and
 /// removes an entry in the runtime's timer wheel (under its lock) every time.
+///
+/// The timer is polled once per call, which hands it this task's waker; on
+/// later wake-ups only its state is read. The waker it keeps stays valid:
+/// the call is awaited by the task that started it (a load worker's own),
+/// and a tokio task's waker is the same for its whole life. Polling the
+/// timer at every wake-up (every message of a streaming call) cost a
+/// coop-budget check and a waker comparison each time.
 async fn bounded<T>(
     mut timer: Pin<&mut Sleep>,
     started: Instant,
     limit: Duration,
     what: &str,
-    call: impl Future<Output = T>,
+    mut call: Pin<&mut impl Future<Output = T>>,
 ) -> Result<T, Stalled> {
     timer
         .as_mut()
         .reset(tokio::time::Instant::from_std(started) + limit);
-    tokio::select! {
-        biased;
-        result = call => Ok(result),
-        () = timer => Err(Stalled {
-            what: what.to_owned(),
-            after: limit,
-        }),
-    }
+    let mut armed = false;
+    let stalled = || Stalled {
+        what: what.to_owned(),
+        after: limit,
+    };
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(result) = call.as_mut().poll(cx) {
+            return Poll::Ready(Ok(result));
+        }
+        let elapsed = if armed {
+            timer.is_elapsed()
+        } else {
+            armed = true;
+            timer.as_mut().poll(cx).is_ready()
+        };
+        if elapsed {
+            Poll::Ready(Err(stalled()))
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
 }
 
 fn echo<T>(request: &mut tonic::Request<T>, tag: Option<&str>) {
@@ -554,22 +576,39 @@ mod tests {
         tokio::pin!(timer);
         // Each call gets the whole limit, however long the timer has lived.
         for _ in 0..3 {
-            let quick = bounded(timer.as_mut(), Instant::now(), limit, "quick", async {
+            let call = std::pin::pin!(async {
                 tokio::time::sleep(Duration::from_millis(40)).await;
                 7
-            })
-            .await;
+            });
+            let quick = bounded(timer.as_mut(), Instant::now(), limit, "quick", call).await;
             assert_eq!(quick.ok(), Some(7));
         }
+        // A call woken again and again (as a stream by its messages), that
+        // never ends: the timer, polled once, still cuts it off.
+        let busy = std::pin::pin!(async {
+            loop {
+                tokio::time::sleep(Duration::from_millis(3)).await;
+            }
+        });
         let started = Instant::now();
-        let stalled = bounded(
-            timer.as_mut(),
-            Instant::now(),
-            limit,
-            "stalled",
-            std::future::pending::<()>(),
+        let cut = tokio::time::timeout(
+            limit * 20,
+            bounded(timer.as_mut(), Instant::now(), limit, "busy", busy),
         )
-        .await;
+        .await
+        .expect("bounded must end a busy call");
+        let waited = started.elapsed();
+        assert_eq!(cut.expect_err("a busy call that never ends").what, "busy");
+        assert!(waited >= limit && waited < limit * 10, "{waited:?}");
+        // A call never woken at all: the timer wakes the task.
+        let started = Instant::now();
+        let never = std::pin::pin!(std::future::pending::<()>());
+        let stalled = tokio::time::timeout(
+            limit * 20,
+            bounded(timer.as_mut(), Instant::now(), limit, "stalled", never),
+        )
+        .await
+        .expect("bounded must end a call that is never woken");
         let waited = started.elapsed();
         let stalled = stalled.expect_err("a call that never ends is cut off");
         assert_eq!(stalled.what, "stalled");
