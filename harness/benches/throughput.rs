@@ -346,14 +346,16 @@ fn paired(
         }
     });
     println!(
-        "{:<10} {:>9} {:>14} {:>14} {:>7} {:>22} {:>22}",
+        "{:<10} {:>9} {:>14} {:>14} {:>7} {:>22} {:>22} {:>8} {:>8}",
         "kind",
         "in flight",
         "harness RPC/s",
         "plain RPC/s",
         "ratio",
         "median ratio [95%]",
-        "A/A median [95%]"
+        "A/A median [95%]",
+        "fast20%",
+        "A/A f20%"
     );
     let shown = |(median, interval): (f64, Option<(f64, f64)>)| match interval {
         Some((low, high)) => format!("{median:.3} [{low:.3}, {high:.3}]"),
