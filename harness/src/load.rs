@@ -204,6 +204,17 @@ struct Worker {
 }
 
 impl Worker {
+    /// Starts the next RPC, or says the worker is done: one clock reading
+    /// starts it (its ticket, span, bound and latency alike). Returns the
+    /// reading, the RPC's number and its echo tag (when the load checks
+    /// echoes).
+    fn begin(&mut self) -> Option<(Instant, u64, Option<String>)> {
+        let sent = Instant::now();
+        let ticket = self.tickets.claim(sent, self.stop_at)?;
+        let tag = self.spec.check_echo.then(|| format!("load-{ticket}"));
+        Some((sent, ticket, tag))
+    }
+
     /// Ends an RPC: one clock reading for its end, its span (`first` gives
     /// its first message's time from the end's) and its tally.
     fn finish(
@@ -332,18 +343,11 @@ fn spawn_worker(worker: Worker) -> tokio::task::JoinHandle<Tally> {
 
 async fn unary_worker(mut worker: Worker, template: SimpleRequest, response_size: usize) -> Tally {
     const LABEL: &str = "UnaryCall";
-    let (tagged, rpc_timeout) = (worker.spec.check_echo, worker.spec.rpc_timeout);
+    let rpc_timeout = worker.spec.rpc_timeout;
     let mut client = test_client(worker.channel.clone());
     let timer = tokio::time::sleep(rpc_timeout);
     tokio::pin!(timer);
-    loop {
-        // One clock reading starts an RPC (its ticket, span, bound and
-        // latency) and one ends it.
-        let sent = Instant::now();
-        let Some(ticket) = worker.tickets.claim(sent, worker.stop_at) else {
-            break;
-        };
-        let tag = tagged.then(|| format!("load-{ticket}"));
+    while let Some((sent, ticket, tag)) = worker.begin() {
         let mut request = tonic::Request::new(template.clone());
         echo(&mut request, tag.as_deref());
         let mut answered = false;
@@ -378,7 +382,7 @@ async fn unary_worker(mut worker: Worker, template: SimpleRequest, response_size
             outcome,
         );
     }
-    std::mem::take(&mut worker.tally)
+    worker.tally
 }
 
 async fn stream_worker(
@@ -387,16 +391,11 @@ async fn stream_worker(
     messages: usize,
 ) -> Tally {
     const LABEL: &str = "StreamingOutputCall";
-    let (tagged, rpc_timeout) = (worker.spec.check_echo, worker.spec.rpc_timeout);
+    let rpc_timeout = worker.spec.rpc_timeout;
     let mut client = test_client(worker.channel.clone());
     let timer = tokio::time::sleep(rpc_timeout);
     tokio::pin!(timer);
-    loop {
-        let sent = Instant::now();
-        let Some(ticket) = worker.tickets.claim(sent, worker.stop_at) else {
-            break;
-        };
-        let tag = tagged.then(|| format!("load-{ticket}"));
+    while let Some((sent, ticket, tag)) = worker.begin() {
         let mut request = tonic::Request::new(template.clone());
         echo(&mut request, tag.as_deref());
         let mut first = None;
@@ -431,7 +430,7 @@ async fn stream_worker(
         };
         worker.finish(LABEL, ticket, sent, |_| first, outcome);
     }
-    std::mem::take(&mut worker.tally)
+    worker.tally
 }
 
 /// Runs `call` for at most `limit`, as [`crate::drivers::within`] does, but
@@ -590,28 +589,30 @@ mod tests {
                 tokio::time::sleep(Duration::from_millis(3)).await;
             }
         });
+        assert_cut_off(timer.as_mut(), limit, "busy", busy).await;
+        // A call never woken at all: the timer wakes the task.
+        let never = std::pin::pin!(std::future::pending::<()>());
+        assert_cut_off(timer.as_mut(), limit, "stalled", never).await;
+    }
+
+    /// `call`, which never ends, is cut off by `bounded` after its `limit`
+    /// (and well before ten times it), as a stall named `what`.
+    async fn assert_cut_off<T: std::fmt::Debug>(
+        timer: Pin<&mut Sleep>,
+        limit: Duration,
+        what: &str,
+        call: Pin<&mut impl Future<Output = T>>,
+    ) {
         let started = Instant::now();
         let cut = tokio::time::timeout(
             limit * 20,
-            bounded(timer.as_mut(), Instant::now(), limit, "busy", busy),
+            bounded(timer, Instant::now(), limit, what, call),
         )
         .await
-        .expect("bounded must end a busy call");
+        .unwrap_or_else(|_| panic!("bounded must end the {what} call"));
         let waited = started.elapsed();
-        assert_eq!(cut.expect_err("a busy call that never ends").what, "busy");
-        assert!(waited >= limit && waited < limit * 10, "{waited:?}");
-        // A call never woken at all: the timer wakes the task.
-        let started = Instant::now();
-        let never = std::pin::pin!(std::future::pending::<()>());
-        let stalled = tokio::time::timeout(
-            limit * 20,
-            bounded(timer.as_mut(), Instant::now(), limit, "stalled", never),
-        )
-        .await
-        .expect("bounded must end a call that is never woken");
-        let waited = started.elapsed();
-        let stalled = stalled.expect_err("a call that never ends is cut off");
-        assert_eq!(stalled.what, "stalled");
+        let stalled = cut.expect_err("a call that never ends is cut off");
+        assert_eq!(stalled.what, what);
         assert!(waited >= limit && waited < limit * 10, "{waited:?}");
     }
 }

@@ -13,7 +13,9 @@ use futures::stream::{FuturesUnordered, StreamExt};
 
 use crate::drivers::Ctx;
 use crate::expectations::{Expectations, classify};
-use crate::report::{Report, ReportFiles, SCHEMA, ScenarioResult, Summary, TargetSummary};
+use crate::report::{
+    Report, ReportFiles, SCHEMA, ScenarioResult, Summary, TargetSummary, run_suffix,
+};
 use crate::scenario::Scenario;
 use crate::target::TargetSession;
 use crate::verdict::{Finding, ReasonKind, Verdict};
@@ -275,9 +277,9 @@ pub async fn run(
     let total = runs.len();
     let mut queue = runs.iter().peekable();
     let mut in_flight = FuturesUnordered::new();
-    // What is running now: (scenario id, attempt), for an interruption's note.
-    let mut running: Vec<(&str, u32)> = Vec::new();
-    let mut exclusive_running = false;
+    // What is running now: for the rule that an exclusive run has no
+    // company, and for an interruption's note.
+    let mut running: Vec<&Planned> = Vec::new();
     // Catalog order of each entry of `report.results`.
     let mut orders: Vec<usize> = Vec::new();
     let (mut begun, mut done) = (0, 0);
@@ -286,7 +288,7 @@ pub async fn run(
             let free = if next.scenario.exclusive {
                 in_flight.is_empty()
             } else {
-                !exclusive_running && in_flight.len() < jobs
+                in_flight.len() < jobs && !running.iter().any(|run| run.scenario.exclusive)
             };
             if !free {
                 break;
@@ -294,8 +296,7 @@ pub async fn run(
             let Some(run) = queue.next() else { break };
             begun += 1;
             observer.started(run.scenario, run.attempt, begun, total);
-            exclusive_running |= run.scenario.exclusive;
-            running.push((&run.scenario.id, run.attempt));
+            running.push(run);
             in_flight.push(async move {
                 let outcome =
                     run_scenario(run.scenario, target, run.attempt, config.restart_on_exit).await;
@@ -310,10 +311,7 @@ pub async fn run(
             why = &mut interrupt => {
                 let during = running
                     .iter()
-                    .map(|(id, attempt)| match attempt {
-                        1 => (*id).to_owned(),
-                        n => format!("{id} (run {n})"),
-                    })
+                    .map(|run| format!("{}{}", run.scenario.id, run_suffix(run.attempt)))
                     .collect::<Vec<_>>()
                     .join(", ");
                 report.interrupted = Some(if during.is_empty() {
@@ -324,10 +322,7 @@ pub async fn run(
                 break;
             }
         };
-        running.retain(|entry| *entry != (run.scenario.id.as_str(), run.attempt));
-        if run.scenario.exclusive {
-            exclusive_running = false;
-        }
+        running.retain(|other| other.order != run.order);
         let result = result_of(
             run.scenario,
             run.attempt,

@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 use console::style;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::report::ScenarioResult;
+use crate::report::{ScenarioResult, run_suffix};
 use crate::runner::Observer;
 use crate::scenario::Scenario;
 use crate::verdict::Verdict;
@@ -46,15 +46,6 @@ impl Progress {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
-    }
-}
-
-/// " (run N)" for the second and later runs of a scenario.
-fn run_suffix(attempt: u32) -> String {
-    if attempt > 1 {
-        format!(" (run {attempt})")
-    } else {
-        String::new()
     }
 }
 

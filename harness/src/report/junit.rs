@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Report as JunitReport, TestCase, TestCaseStatus, TestSuite};
 
-use super::{Report, ScenarioResult};
+use super::{Report, ScenarioResult, run_suffix};
 use crate::expectations::Outcome;
 use crate::verdict::Verdict;
 
@@ -64,11 +64,7 @@ fn case(result: &ScenarioResult) -> TestCase {
             status
         }
     };
-    let name = if result.attempt > 1 {
-        format!("{} (run {})", result.id, result.attempt)
-    } else {
-        result.id.clone()
-    };
+    let name = format!("{}{}", result.id, run_suffix(result.attempt));
     let mut case = TestCase::new(name, status);
     case.set_classname(format!("grpc-conformance.{}", result.area));
     case.set_time(Duration::from_millis(result.duration_ms));

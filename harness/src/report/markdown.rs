@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::{Report, ScenarioResult, format_figure};
+use super::{Report, ScenarioResult, format_figure, run_suffix};
 use crate::expectations::Outcome;
 
 fn figures(result: &ScenarioResult) -> String {
@@ -99,11 +99,7 @@ pub fn render(report: &Report) -> String {
             out,
             "| `{}`{} | {} | {} | {} |",
             result.id,
-            if result.attempt > 1 {
-                format!(" (run {})", result.attempt)
-            } else {
-                String::new()
-            },
+            run_suffix(result.attempt),
             verdict_cell(result),
             cell(&figures(result)),
             cell(result.reason.as_deref().unwrap_or(""))

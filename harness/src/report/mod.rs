@@ -57,6 +57,17 @@ pub struct TargetSummary {
     pub expectations: Option<String>,
 }
 
+/// How a run of a scenario is told apart from its others wherever runs are
+/// named (reports, progress, an interruption's note): " (run N)" from the
+/// second run on, nothing for the first.
+pub fn run_suffix(attempt: u32) -> String {
+    if attempt > 1 {
+        format!(" (run {attempt})")
+    } else {
+        String::new()
+    }
+}
+
 /// One scenario run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScenarioResult {
