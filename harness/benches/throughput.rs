@@ -29,12 +29,15 @@ use std::time::{Duration, Instant};
 use conformance::proto::grpc_testing::test_service_client::TestServiceClient;
 use conformance::server::{RunningServer, ServerConfig};
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
-use harness::client::{ChannelOptions, Dial};
+use harness::client::{Channel, ChannelOptions, Dial};
 use harness::drivers::{output_request, unary_request};
 use harness::load::{Call, LoadSpec, closed_loop};
 use harness::timeline::Timeline;
 use tokio::runtime::Runtime;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Endpoint;
+
+/// The plain side's channel: tonic's own.
+type PlainChannel = tonic::transport::Channel;
 
 /// RPCs in flight.
 const LEVELS: [usize; 4] = [1, 16, 256, 1_024];
@@ -105,7 +108,7 @@ async fn harness_batch(channel: &Channel, kind: Kind, level: usize) -> Duration 
 }
 
 /// One batch through a plain tonic client loop; returns the time it took.
-async fn plain_batch(channel: &Channel, kind: Kind, level: usize) -> Duration {
+async fn plain_batch(channel: &PlainChannel, kind: Kind, level: usize) -> Duration {
     let per_task = batch(level) / level as u64;
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(level);
@@ -144,7 +147,7 @@ async fn plain_batch(channel: &Channel, kind: Kind, level: usize) -> Duration {
 
 /// The two sides' channels, built (lazily connecting) inside the runtime,
 /// once, and reused by every batch, as a scenario reuses its channel.
-fn channels(runtime: &Runtime, uri: &str) -> (Channel, Channel) {
+fn channels(runtime: &Runtime, uri: &str) -> (Channel, PlainChannel) {
     runtime.block_on(async {
         let dial = Dial {
             uri: uri.to_owned(),
@@ -167,7 +170,7 @@ fn throughput(
     criterion: &mut Criterion,
     runtime: &Runtime,
     harness_channel: &Channel,
-    plain_channel: &Channel,
+    plain_channel: &PlainChannel,
 ) {
     for kind in [Kind::Unary, Kind::Streaming] {
         let mut group = criterion.benchmark_group(kind.group());
@@ -274,7 +277,7 @@ const ORDERS: [[usize; 3]; 6] = [
 /// and a second plain batch (the A/A control), in the round's order.
 async fn round(
     harness: &Channel,
-    plain: &Channel,
+    plain: &PlainChannel,
     kind: Kind,
     level: usize,
     index: usize,
@@ -325,7 +328,7 @@ fn paired_cells() -> Vec<Cell> {
 fn paired(
     runtime: &Runtime,
     harness: &Channel,
-    plain: &Channel,
+    plain: &PlainChannel,
     rounds: usize,
 ) -> Vec<chart::Series> {
     let mut cells = paired_cells();
@@ -427,7 +430,7 @@ fn paired(
 /// runs only that side (one warm-up batch, then the batches) and prints its
 /// RPCs/s, for a profiler or an instruction counter (callgrind) to look at
 /// one side alone.
-fn one_side(runtime: &Runtime, harness: &Channel, plain: &Channel, spec: &str) {
+fn one_side(runtime: &Runtime, harness: &Channel, plain: &PlainChannel, spec: &str) {
     let parts: Vec<&str> = spec.split(',').collect();
     let [side, kind, level, batches] = parts[..] else {
         panic!("GRPC_BENCH_ONE_SIDE={spec:?}: expected side,kind,in-flight,batches");
@@ -444,21 +447,17 @@ fn one_side(runtime: &Runtime, harness: &Channel, plain: &Channel, spec: &str) {
         .parse()
         .expect("GRPC_BENCH_ONE_SIDE: batches is a number");
     let took = runtime.block_on(async {
-        let run = |channel: &Channel| {
-            let channel = channel.clone();
-            async move {
-                match side {
-                    "harness" => harness_batch(&channel, kind, level).await,
-                    "plain" => plain_batch(&channel, kind, level).await,
-                    other => panic!("GRPC_BENCH_ONE_SIDE: unknown side {other:?}"),
-                }
+        let run = || async {
+            match side {
+                "harness" => harness_batch(harness, kind, level).await,
+                "plain" => plain_batch(plain, kind, level).await,
+                other => panic!("GRPC_BENCH_ONE_SIDE: unknown side {other:?}"),
             }
         };
-        let channel = if side == "harness" { harness } else { plain };
-        run(channel).await;
+        run().await;
         let mut took = Duration::ZERO;
         for _ in 0..batches {
-            took += run(channel).await;
+            took += run().await;
         }
         took
     });

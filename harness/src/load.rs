@@ -11,10 +11,10 @@ use std::pin::Pin;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
+use crate::client::Channel;
 use conformance::proto::grpc_testing::{SimpleRequest, StreamingOutputCallRequest};
 use tokio::time::Sleep;
 use tonic::metadata::MetadataValue;
-use tonic::transport::Channel;
 
 use crate::drivers::{Stalled, brief, output_request, test_client, unary_request};
 use crate::timeline::{Label, MAX_SPANS, Span, Timeline};

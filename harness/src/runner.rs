@@ -127,6 +127,18 @@ pub async fn run_scenario(
             ),
         ),
     };
+    let (notes, refused) = ctx.adaptations();
+    finding.evidence.extend(notes);
+    if refused > 0 {
+        finding = finding
+            .evidence(format!(
+                "the server refused {refused} stream(s) with RST_STREAM REFUSED_STREAM (advertised SETTINGS_MAX_CONCURRENT_STREAMS: {}); the harness retried each, as gRPC clients do",
+                target
+                    .advertised_max_streams
+                    .map_or_else(|| "none".to_owned(), |limit| limit.to_string())
+            ))
+            .figure("refused_streams", refused as f64);
+    }
     let (spans, dropped) = ctx.timeline().take();
     finding.timeline = spans;
     if dropped > 0 {

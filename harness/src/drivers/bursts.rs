@@ -53,12 +53,14 @@ impl Driver for Bursts {
         let channel = ctx.channel()?;
         let has_probe = ctx.target().has(Capability::Probe);
         let limit = Duration::from_millis(params.burst_timeout_ms);
+        // With ProbeService a burst's streams are held open together.
+        let rpcs = if has_probe { ctx.open_together(params.rpcs, 0, "streams of a burst") } else { params.rpcs };
         let mut walls = Vec::new();
         for burst in 0..params.bursts {
             let started = Instant::now();
-            let barrier = Arc::new(Barrier::new(params.rpcs));
+            let barrier = Arc::new(Barrier::new(rpcs));
             let mut tasks = Vec::new();
-            for index in 0..params.rpcs {
+            for index in 0..rpcs {
                 let handle = channel.handle();
                 let size = params.payload_bytes;
                 let barrier = Arc::clone(&barrier);
@@ -111,7 +113,7 @@ impl Driver for Bursts {
                     burst + 1,
                     params.bursts,
                     failures.len(),
-                    params.rpcs,
+                    rpcs,
                     params.payload_bytes / 1024,
                     failures[0]
                 ))
@@ -123,7 +125,7 @@ impl Driver for Bursts {
             .evidence(format!(
                 "{} bursts of {} concurrent RPCs, each moving {} KiB both ways{}, completed intact; slowest burst {slowest:.0} ms",
                 params.bursts,
-                params.rpcs,
+                rpcs,
                 params.payload_bytes / 1024,
                 if has_probe { " and all open together at the server" } else { "" }
             ))

@@ -130,7 +130,7 @@ impl Driver for CancelHalf {
 /// client-side cancellation that tonic's typed stubs cannot express for a
 /// bidi call whose request half is still open.
 async fn cancellable_pipe(
-    channel: tonic::transport::Channel,
+    channel: crate::client::Channel,
     requests: duplex::RecvHalf<PipeRequest>,
     cancelled: tokio::sync::oneshot::Receiver<()>,
 ) -> Result<tonic::Streaming<conformance::proto::probe::PipeResponse>, tonic::Status> {

@@ -56,8 +56,10 @@ impl Driver for FailingSibling {
         let sizes = vec![16; responses];
         let interval = Duration::from_millis(params.interval_ms);
 
+        // The siblings and the failing call are open together.
+        let sibling_count = ctx.open_together(params.siblings, 1, "sibling streams");
         let (first_tx, mut first_rx) = tokio::sync::mpsc::unbounded_channel();
-        let siblings: Vec<_> = (0..params.siblings)
+        let siblings: Vec<_> = (0..sibling_count)
             .map(|index| {
                 spawn_output_stream(
                     &ctx,
@@ -70,11 +72,10 @@ impl Driver for FailingSibling {
             })
             .collect();
         drop(first_tx);
-        let started = wait_signals(&mut first_rx, params.siblings, limit).await;
-        if started < params.siblings {
+        let started = wait_signals(&mut first_rx, sibling_count, limit).await;
+        if started < sibling_count {
             return Ok(Finding::fail(format!(
-                "only {started} of {} sibling streams delivered a first response within {} ms (before any failure was triggered)",
-                params.siblings,
+                "only {started} of {sibling_count} sibling streams delivered a first response within {} ms (before any failure was triggered)",
                 limit.as_millis()
             )));
         }
@@ -92,6 +93,7 @@ impl Driver for FailingSibling {
         let failing = spawn_rpc(&ctx, "failing UnaryCall", limit, async move {
             test.unary_call(request).await
         });
+        let sent_at = Instant::now();
         let failing = join_rpc(failing).await;
         let failed_at = Instant::now();
         let mut problems = Vec::new();
@@ -162,10 +164,15 @@ impl Driver for FailingSibling {
                 "a handler ending with an error status broke other RPCs or its connection: {first}"
             ))
         } else if ended_after_failure == 0 {
-            return Err(super::DriverError::target(format!(
-                "inconclusive: every sibling stream ended before the failing call did, so none was provably open during the failure (raise interval_ms; it is {} ms)",
-                params.interval_ms
-            )));
+            // Every sibling had at least (responses - 1) paced intervals
+            // left when the failing call was sent, yet the failing call
+            // was answered only after all of them ended: its handler waited
+            // for theirs.
+            Finding::fail(format!(
+                "the failing call was answered only after every sibling stream had ended ({} ms after it was sent, while each sibling still had at least {} ms of paced responses left): the server did not run its handler beside the open siblings",
+                (failed_at - sent_at).as_millis(),
+                interval.as_millis() * (responses as u128 - 1)
+            ))
         } else {
             Finding::pass().evidence(format!(
                 "{completed} sibling streams received all {responses} responses and ended OK; {ended_after_failure} of them ended after the failing call had ended (they were open during the failure)"

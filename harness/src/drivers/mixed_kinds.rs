@@ -60,7 +60,7 @@ async fn one(
     kind: usize,
     index: usize,
     messages: usize,
-    mut client: conformance::proto::grpc_testing::test_service_client::TestServiceClient<tonic::transport::Channel>,
+    mut client: conformance::proto::grpc_testing::test_service_client::TestServiceClient<crate::client::Channel>,
 ) -> Result<(), String> {
     let limit = Duration::from_secs(10);
     let size = 10 + index;

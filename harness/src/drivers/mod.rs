@@ -147,6 +147,12 @@ registry! {
     graceful_shutdown::GracefulShutdown,
 }
 
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 pub fn find(name: &str) -> Option<&'static DriverSpec> {
     DRIVERS.iter().find(|driver| driver.name == name)
 }
@@ -164,6 +170,11 @@ pub struct Ctx {
 struct CtxInner {
     target: Arc<TargetSession>,
     control: std::sync::OnceLock<ClientChannel>,
+    /// Refused-stream counters of every channel this run made.
+    refused: std::sync::Mutex<Vec<Arc<std::sync::atomic::AtomicUsize>>>,
+    /// How the run adapted itself to the target (stream limits), for the
+    /// evidence whatever the verdict.
+    notes: std::sync::Mutex<Vec<String>>,
     scenario_id: String,
     run_tag: String,
     timeline: Timeline,
@@ -184,6 +195,8 @@ impl Ctx {
             inner: Arc::new(CtxInner {
                 target,
                 control: std::sync::OnceLock::new(),
+                refused: std::sync::Mutex::new(Vec::new()),
+                notes: std::sync::Mutex::new(Vec::new()),
                 scenario_id: scenario_id.to_owned(),
                 run_tag: format!("{scenario_id}#{attempt}-{nonce:x}"),
                 timeline: Timeline::new(),
@@ -225,7 +238,7 @@ impl Ctx {
     /// The control channel: a connection of its own for observation calls
     /// (Observe, Gauge), so that what is observed never depends on the
     /// connection under test.
-    pub fn control(&self) -> Result<tonic::transport::Channel, DriverError> {
+    pub fn control(&self) -> Result<crate::client::Channel, DriverError> {
         if let Some(control) = self.inner.control.get() {
             return Ok(control.handle());
         }
@@ -234,9 +247,59 @@ impl Ctx {
     }
 
     pub fn channel_with(&self, options: &ChannelOptions) -> Result<ClientChannel, DriverError> {
-        self.target()
+        let channel = self
+            .target()
             .dial
             .channel(options)
-            .map_err(|err| DriverError::harness(format!("cannot build a channel: {err}")))
+            .map_err(|err| DriverError::harness(format!("cannot build a channel: {err}")))?;
+        lock(&self.inner.refused).push(channel.refused_counter());
+        Ok(channel)
+    }
+
+    /// The target's advertised SETTINGS_MAX_CONCURRENT_STREAMS, if any.
+    pub fn stream_limit(&self) -> Option<usize> {
+        self.target()
+            .advertised_max_streams
+            .map(|limit| usize::try_from(limit).unwrap_or(usize::MAX))
+    }
+
+    /// How many streams a proof may hold open together on one connection:
+    /// `wanted`, or fewer where the target advertises a lower
+    /// SETTINGS_MAX_CONCURRENT_STREAMS, leaving `reserved` streams for the
+    /// other calls the proof needs at the same time. Demanding more than a
+    /// server advertises is not a conformance failure; the sizing is noted
+    /// in the evidence.
+    pub fn open_together(&self, wanted: usize, reserved: usize, what: &str) -> usize {
+        let Some(limit) = self.stream_limit() else {
+            return wanted;
+        };
+        if wanted.saturating_add(reserved) <= limit {
+            return wanted;
+        }
+        let fitted = limit.saturating_sub(reserved).max(1);
+        self.note(format!(
+            "{what}: sized down from {wanted} to {fitted}: the target advertises SETTINGS_MAX_CONCURRENT_STREAMS = {limit}{}",
+            if reserved > 0 {
+                format!(" and {reserved} other stream(s) must be open beside them")
+            } else {
+                String::new()
+            }
+        ));
+        fitted
+    }
+
+    /// Records how the run adapted itself to the target.
+    pub fn note(&self, line: impl Into<String>) {
+        lock(&self.inner.notes).push(line.into());
+    }
+
+    /// The notes recorded so far, and the streams the target refused on
+    /// this run's channels (each retried, as gRPC clients do).
+    pub(crate) fn adaptations(&self) -> (Vec<String>, usize) {
+        let refused = lock(&self.inner.refused)
+            .iter()
+            .map(|counter| counter.load(std::sync::atomic::Ordering::Relaxed))
+            .sum();
+        (lock(&self.inner.notes).clone(), refused)
     }
 }

@@ -53,7 +53,9 @@ impl Driver for PanicSibling {
 
         let mut tags = Vec::new();
         let mut siblings = Vec::new();
-        for index in 0..params.siblings {
+        // The siblings and the panicking call are open together.
+        let sibling_count = ctx.open_together(params.siblings, 1, "sibling holds");
+        for index in 0..sibling_count {
             let tag = ctx.unique(&format!("sibling-{index}"));
             let mut probe = probe_client(channel.handle());
             let request = hold_request(&tag, HoldMode::Sleep, sibling_hold, &scope);
@@ -78,10 +80,12 @@ impl Driver for PanicSibling {
         let panic_tag = ctx.unique("panic");
         let mut probe = probe_client(channel.handle());
         let request = hold_request(&panic_tag, HoldMode::Panic, Duration::ZERO, "");
+        let sent_at = std::time::Instant::now();
         let panicked = join_rpc(spawn_rpc(&ctx, "Hold PANIC", limit, async move {
             probe.hold(request).await
         }))
         .await;
+        let answered_after = sent_at.elapsed();
         let mut still_running = 0usize;
         for tag in &tags {
             if matches!(observe(&mut control, tag, Duration::ZERO).await, Ok(o) if o.state() == HandlerState::Running)
@@ -161,10 +165,13 @@ impl Driver for PanicSibling {
                 "a panicking handler broke other RPCs or its connection: {first}"
             ))
         } else if still_running == 0 {
-            return Err(DriverError::target(format!(
-                "inconclusive: no sibling was still RUNNING when the panic's answer arrived (raise sibling_hold_ms; it is {} ms)",
+            // Every sibling was RUNNING, sleeping sibling_hold_ms, when the
+            // panicking call was sent; none was when it was answered.
+            Finding::fail(format!(
+                "the panicking call was answered only after every sibling handler had finished ({} ms after it was sent; each sibling sleeps {} ms and was RUNNING before it was sent): the server did not run its handler beside the siblings",
+                answered_after.as_millis(),
                 params.sibling_hold_ms
-            )));
+            ))
         } else {
             Finding::pass().evidence(format!(
                 "{completed} sibling handlers ended OK; {still_running} of them were observed RUNNING right after the panic's answer; the connection survived"

@@ -1,5 +1,5 @@
 //! `parallelism-factor`: N StreamingOutputCalls with server-side intervals on
-//! one channel; the parallelism factor (sum of RPC durations / wall time) is
+//! one channel; the parallelism factor (imposed handler work / wall time) is
 //! measured and reported.
 
 use std::sync::Arc;
@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use super::{Ctx, Driver, DriverError, DriverResult, brief, output_request, test_client, within};
+use super::{Ctx, Driver, DriverResult, join_rpc, output_request, spawn_output_stream};
 use crate::verdict::Finding;
 
 pub struct ParallelismFactor;
@@ -21,7 +21,7 @@ pub struct Params {
     pub responses: usize,
     /// Server-side wait before each response.
     pub interval_ms: u64,
-    /// Verdict threshold on the factor (generous: N/4 by default).
+    /// Verdict threshold on the factor (generous: 1 + (N - 1)/4 by default).
     pub min_factor: Option<f64>,
 }
 
@@ -38,82 +38,71 @@ impl Default for Params {
 
 impl Driver for ParallelismFactor {
     const NAME: &'static str = "parallelism-factor";
-    const METHOD: &'static str = "Starts N StreamingOutputCall RPCs at once on one channel, each asking for K responses with a server-side interval, so each is active for (K-1)×interval from its first response to its end. The parallelism factor is the sum of these active spans divided by the wall time from the first first-response to the last end: about N when the RPCs run in parallel, at most 1 when serialised (time an RPC spends queued before its first response is not counted as work). This is a timing ratio, so the verdict uses a generous margin: pass when the factor is at least the threshold (N/4 unless set); the figure is always reported.";
-    const EVIDENCE: &'static str = "The parallelism factor, the sum of durations, the wall time, the threshold, and a timeline (overlapping bars when parallel, a staircase when serialised).";
+    const METHOD: &'static str = "Starts N StreamingOutputCall RPCs at once on one channel, each asking for K responses with a server-side interval before each, so each handler provably works at least K×interval. The parallelism factor is the work the scenario imposed (N×K×interval) divided by the wall time from the first request sent to the last RPC's end: handlers that run one after another need at least that long, so they score at most 1 however the server batches or delays its writes; handlers that run together score about N, or about the advertised SETTINGS_MAX_CONCURRENT_STREAMS when that is lower (the effective N). A timing ratio, with a generous margin: pass when the factor is at least 1 + (effective N − 1)/4 (or the scenario's threshold); the figure is always reported.";
+    const EVIDENCE: &'static str = "The parallelism factor, the imposed work, the wall time, the effective N and the threshold, and a timeline (overlapping bars when parallel, a staircase when serialised).";
     type Params = Params;
 
     async fn run(ctx: Ctx, params: Arc<Params>) -> DriverResult {
         let channel = ctx.channel()?;
         let rpcs = params.rpcs.max(1);
+        let effective = ctx.stream_limit().map_or(rpcs, |limit| limit.min(rpcs));
+        if effective < 2 {
+            return Ok(Finding::skip(format!(
+                "the target advertises SETTINGS_MAX_CONCURRENT_STREAMS = {effective}: one connection cannot carry RPCs in parallel"
+            )));
+        }
         let interval = Duration::from_millis(params.interval_ms);
         let sizes = vec![16; params.responses.max(1)];
         let limit = ctx.remaining().saturating_sub(Duration::from_millis(500));
-        let mut tasks = Vec::new();
-        for index in 0..rpcs {
-            let mut client = test_client(channel.handle());
-            let request = output_request(&sizes, interval);
-            let mut span = ctx.timeline().start(format!("StreamingOutputCall #{index}"));
-            tasks.push(tokio::spawn(async move {
-                let mut first = None;
-                let outcome = within(limit, "StreamingOutputCall", async {
-                    let mut stream = client.streaming_output_call(request).await?.into_inner();
-                    let mut count = 0;
-                    while stream.message().await?.is_some() {
-                        span.first_message();
-                        first.get_or_insert_with(Instant::now);
-                        count += 1;
-                    }
-                    Ok::<_, tonic::Status>(count)
-                })
-                .await;
-                let ok = matches!(outcome, Ok(Ok(_)));
-                span.end(ok);
-                // The RPC's active span: first response to end. Time spent
-                // queued before the first response does not count as work.
-                (first.map(|first| (first, Instant::now())), outcome)
-            }));
-        }
-        let mut sum = Duration::ZERO;
-        let mut window: Option<(Instant, Instant)> = None;
-        let mut failures = Vec::new();
+        let sent = Instant::now();
+        let tasks: Vec<_> = (0..rpcs)
+            .map(|index| {
+                spawn_output_stream(
+                    &ctx,
+                    channel.handle(),
+                    format!("StreamingOutputCall #{index}"),
+                    output_request(&sizes, interval),
+                    limit,
+                    None,
+                )
+            })
+            .collect();
+        let mut tally = Vec::new();
+        let mut last_end = sent;
         for task in tasks {
-            let (active, outcome) = task.await.map_err(|join| DriverError::harness(format!("task failed: {join}")))?;
-            if let Some((first, end)) = active {
-                sum += end - first;
-                window = Some(match window {
-                    None => (first, end),
-                    Some((lo, hi)) => (lo.min(first), hi.max(end)),
-                });
-            }
-            match outcome {
-                Ok(Ok(count)) if count == sizes.len() => {}
-                Ok(Ok(count)) => failures.push(format!("{count} of {} responses", sizes.len())),
-                Ok(Err(status)) => failures.push(brief(&status)),
-                Err(stalled) => failures.push(stalled.to_string()),
+            match join_rpc(task).await {
+                Ok(done) if done.messages == sizes.len() => last_end = last_end.max(done.ended),
+                Ok(done) => tally.push(format!("{} of {} responses", done.messages, sizes.len())),
+                Err(err) => tally.push(err.to_string()),
             }
         }
-        let wall = window.map_or(Duration::ZERO, |(lo, hi)| hi - lo);
-        let factor = sum.as_secs_f64() / wall.as_secs_f64().max(1e-6);
-        let threshold = params.min_factor.unwrap_or(rpcs as f64 / 4.0).max(1.0);
-        let finding = if !failures.is_empty() {
-            Finding::fail(format!("{} of {rpcs} RPCs failed; first: {}", failures.len(), failures[0]))
-        } else if factor < threshold {
+        if let Some(first) = tally.first() {
+            return Ok(Finding::fail(format!("{} of {rpcs} RPCs failed; first: {first}", tally.len())));
+        }
+        let work = interval * u32::try_from(sizes.len() * rpcs).unwrap_or(u32::MAX);
+        let wall = last_end - sent;
+        let factor = work.as_secs_f64() / wall.as_secs_f64().max(1e-6);
+        let threshold = params.min_factor.unwrap_or(1.0 + (effective as f64 - 1.0) / 4.0).max(1.0);
+        let finding = if factor < threshold {
             Finding::fail(format!(
-                "parallelism factor {factor:.2} is below {threshold:.1} for {rpcs} concurrent RPCs: they ran (nearly) one after another"
+                "parallelism factor {factor:.2} is below {threshold:.2} for {rpcs} concurrent RPCs (effective {effective}): their handlers ran (nearly) one after another"
             ))
         } else {
             Finding::pass().evidence(format!(
-                "parallelism factor {factor:.2} for {rpcs} concurrent RPCs (threshold {threshold:.1}; {rpcs} would be perfectly parallel)"
+                "parallelism factor {factor:.2} for {rpcs} concurrent RPCs (threshold {threshold:.2}; {effective} would be perfectly parallel)"
             ))
         };
         Ok(finding
             .evidence(format!(
-                "sum of active spans (first response to end) {:.0} ms over a wall time of {:.0} ms",
-                sum.as_secs_f64() * 1000.0,
-                wall.as_secs_f64() * 1000.0
+                "imposed work {} ms ({rpcs} RPCs × {} responses × {} ms) over a wall time of {} ms from the first request sent to the last end",
+                work.as_millis(),
+                sizes.len(),
+                interval.as_millis(),
+                wall.as_millis()
             ))
             .figure("parallelism_factor", (factor * 100.0).round() / 100.0)
-            .figure("threshold", threshold)
-            .figure("wall_ms", (wall.as_secs_f64() * 1000.0).round()))
+            .figure("threshold", (threshold * 100.0).round() / 100.0)
+            .figure("effective_rpcs", effective as f64)
+            .figure("wall_ms", wall.as_millis() as f64))
     }
 }

@@ -44,16 +44,9 @@ impl Driver for Rendezvous {
     type Params = Params;
 
     async fn run(ctx: Ctx, params: Arc<Params>) -> DriverResult {
-        let mut finding_notes = Vec::new();
-        let mut parties = params.parties.max(1);
-        if let Some(limit) = ctx.target().advertised_max_streams
-            && limit < parties
-        {
-            finding_notes.push(format!(
-                "sized down from {parties} to {limit} parties: the target advertises SETTINGS_MAX_CONCURRENT_STREAMS = {limit}"
-            ));
-            parties = limit.max(1);
-        }
+        let wanted = usize::try_from(params.parties.max(1)).unwrap_or(usize::MAX);
+        let parties = ctx.open_together(wanted, 0, "barrier parties");
+        let parties = u32::try_from(parties).unwrap_or(u32::MAX);
         let channel = ctx.channel()?;
         let group = ctx.unique("barrier");
         let mut calls = Vec::new();
@@ -129,9 +122,6 @@ impl Driver for Rendezvous {
                 released.len()
             ))
         };
-        for note in finding_notes {
-            finding = finding.evidence(note);
-        }
         finding = finding
             .evidence(format!(
                 "client opened {opened} TCP connection(s); server reported {} connection identity(ies)",

@@ -150,7 +150,7 @@ impl Driver for ScaleStreams {
 
 /// One stream's life: ping, pong, wait for all, close, clean end.
 async fn one_stream(
-    channel: tonic::transport::Channel,
+    channel: crate::client::Channel,
     index: usize,
     gate: &Gate,
     replies_by: Instant,

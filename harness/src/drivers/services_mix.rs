@@ -66,8 +66,15 @@ impl Driver for ServicesMix {
     async fn run(ctx: Ctx, params: Arc<Params>) -> DriverResult {
         let channel = ctx.channel()?;
         let limit = Duration::from_secs(5);
+        // The held-open streams and the barrier's parties must all fit the
+        // advertised stream limit at once: each gets up to half of it.
+        let half = ctx.stream_limit().map_or(usize::MAX, |limit| (limit / 2).max(1));
+        let wanted_parties = usize::try_from(params.parties.max(1)).unwrap_or(usize::MAX);
+        let streams = ctx.open_together(params.streams, wanted_parties.min(half), "TestService streams held open");
+        let parties = ctx.open_together(wanted_parties, streams, "ProbeService barrier parties");
+        let parties = u32::try_from(parties).unwrap_or(u32::MAX);
         let mut open = Vec::new();
-        for index in 0..params.streams {
+        for index in 0..streams {
             let mut client = test_client(channel.handle());
             let (requests, outbound) = mpsc::channel(2);
             let span = ctx.timeline().start(format!("TestService stream #{index}"));
@@ -93,7 +100,6 @@ impl Driver for ServicesMix {
         }
 
         let group = ctx.unique("services");
-        let parties = params.parties.max(1);
         let barrier_limit = Duration::from_secs(5);
         let mut probes = Vec::new();
         for index in 0..parties {
@@ -169,13 +175,13 @@ impl Driver for ServicesMix {
         } else {
             Finding::pass().evidence(format!(
                 "{} TestService streams stayed open and answered before and after a ProbeService barrier of {parties} released and {unary_ok} TestService unary calls completed, all on one channel",
-                params.streams
+                streams
             ))
         };
         Ok(finding
             .evidence(format!("client opened {} TCP connection(s)", channel.connections_opened()))
             .figure("parties", f64::from(parties))
-            .figure("streams", params.streams as f64)
+            .figure("streams", streams as f64)
             .figure("unary_completed", unary_ok as f64))
     }
 }

@@ -40,7 +40,7 @@ fn identity(task: usize, index: usize, per_task: usize) -> usize {
 }
 
 async fn one_rpc(
-    mut client: conformance::proto::grpc_testing::test_service_client::TestServiceClient<tonic::transport::Channel>,
+    mut client: conformance::proto::grpc_testing::test_service_client::TestServiceClient<crate::client::Channel>,
     id: usize,
     limit: Duration,
 ) -> Result<(), String> {

@@ -3,13 +3,13 @@
 use std::future::Future;
 use std::time::Duration;
 
+use crate::client::Channel;
 use conformance::proto::grpc_testing::test_service_client::TestServiceClient;
 use conformance::proto::grpc_testing::{
     Payload, ResponseParameters, SimpleRequest, StreamingOutputCallRequest,
 };
 use conformance::proto::probe::probe_service_client::ProbeServiceClient;
 use conformance::proto::probe::{HandlerState, HoldMode, HoldRequest, ObserveRequest};
-use tonic::transport::Channel;
 
 /// Largest message the harness sends or accepts.
 pub const MAX_MESSAGE: usize = 64 * 1024 * 1024;

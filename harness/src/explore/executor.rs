@@ -97,7 +97,7 @@ fn ended(observed: &mut Observed, status: &tonic::Status) {
     observed.message = status.message().chars().take(120).collect();
 }
 
-async fn run_one(channel: tonic::transport::Channel, index: usize, rpc: Rpc) -> Observed {
+async fn run_one(channel: crate::client::Channel, index: usize, rpc: Rpc) -> Observed {
     let mut client = test_client(channel);
     let mut seen = Observed::default();
     match rpc.kind {

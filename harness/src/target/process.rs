@@ -12,7 +12,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 
 use super::TargetError;
-use crate::drivers::test_client;
+use conformance::proto::grpc_testing::test_service_client::TestServiceClient;
 
 /// Lines of output kept for error reports.
 const TAIL_LINES: usize = 40;
@@ -257,7 +257,7 @@ async fn answers(uri: &str) -> bool {
     else {
         return false;
     };
-    let mut client = test_client(channel);
+    let mut client = TestServiceClient::new(channel);
     match tokio::time::timeout(
         Duration::from_secs(2),
         client.empty_call(conformance::proto::grpc_testing::Empty {}),

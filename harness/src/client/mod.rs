@@ -1,13 +1,20 @@
 //! Client channels to a target: one HTTP/2 connection per channel, with the
 //! connections counted on the client side (a counting connector), TLS when
-//! the target asks for it, and the client-side defect modes.
+//! the target asks for it, and the client-side defect modes. Every call goes
+//! through [`Channel`], which behaves as gRPC's own clients do towards a
+//! server's stream limit.
+
+mod channel;
+mod replay;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use hyper_util::rt::TokioIo;
-use tonic::transport::{Channel, ClientTlsConfig, Endpoint, Uri};
+use tonic::transport::{ClientTlsConfig, Endpoint, Uri};
+
+pub use channel::{Channel, is_refused};
 
 use crate::defects::ClientDefect;
 
@@ -28,12 +35,14 @@ pub struct ChannelOptions {
     pub timeout: Option<Duration>,
 }
 
-/// A channel plus the number of TCP connections it has opened.
+/// A channel plus the number of TCP connections it has opened and of the
+/// streams the server refused on them.
 #[derive(Clone)]
 pub struct ClientChannel {
     channel: Channel,
     endpoint: Endpoint,
     connections: Arc<AtomicUsize>,
+    refused: Arc<AtomicUsize>,
     per_clone: bool,
 }
 
@@ -74,18 +83,24 @@ impl Dial {
     ) -> Result<ClientChannel, tonic::transport::Error> {
         let endpoint = self.endpoint(options)?;
         let connections = Arc::new(AtomicUsize::new(0));
-        let channel = counted(&endpoint, &connections);
+        let refused = Arc::new(AtomicUsize::new(0));
+        let channel = counted(&endpoint, &connections, &refused);
         Ok(ClientChannel {
             channel,
             endpoint,
             connections,
+            refused,
             per_clone: self.client_defects.contains(&ClientDefect::ChannelPerClone),
         })
     }
 }
 
 /// A lazily connecting channel whose connector counts TCP connections.
-fn counted(endpoint: &Endpoint, connections: &Arc<AtomicUsize>) -> Channel {
+fn counted(
+    endpoint: &Endpoint,
+    connections: &Arc<AtomicUsize>,
+    refused: &Arc<AtomicUsize>,
+) -> Channel {
     let connections = Arc::clone(connections);
     let connector = tower::service_fn(move |uri: Uri| {
         let connections = Arc::clone(&connections);
@@ -98,7 +113,11 @@ fn counted(endpoint: &Endpoint, connections: &Arc<AtomicUsize>) -> Channel {
             Ok::<_, std::io::Error>(TokioIo::new(stream))
         }
     });
-    endpoint.connect_with_connector_lazy(connector)
+    let shared = channel::Shared::new(Arc::clone(refused));
+    Channel::new(
+        endpoint.connect_with_connector_lazy(connector),
+        Arc::new(shared),
+    )
 }
 
 impl ClientChannel {
@@ -106,7 +125,7 @@ impl ClientChannel {
     /// `client:channel-per-clone` defect, a new connection).
     pub fn handle(&self) -> Channel {
         if self.per_clone {
-            counted(&self.endpoint, &self.connections)
+            counted(&self.endpoint, &self.connections, &self.refused)
         } else {
             self.channel.clone()
         }
@@ -115,5 +134,16 @@ impl ClientChannel {
     /// TCP connections opened so far.
     pub fn connections_opened(&self) -> usize {
         self.connections.load(Ordering::SeqCst)
+    }
+
+    /// Streams the server refused (and the channel retried) so far.
+    pub fn refused_streams(&self) -> usize {
+        self.refused.load(Ordering::Relaxed)
+    }
+
+    /// The counter behind [`Self::refused_streams`], to read after the
+    /// channel is gone.
+    pub(crate) fn refused_counter(&self) -> Arc<AtomicUsize> {
+        Arc::clone(&self.refused)
     }
 }
