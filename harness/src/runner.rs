@@ -65,8 +65,9 @@ pub async fn run_scenario(
     let started = Instant::now();
     if let Some(missing) = scenario.needs.iter().find(|need| !target.has(**need)) {
         let finding = Finding::skip(format!(
-            "the target lacks the capability {:?} (found: {})",
+            "the target lacks the capability {:?}: it needs that {} (found: {})",
             missing.as_str(),
+            missing.how_to_get(),
             target
                 .capabilities
                 .iter()

@@ -78,8 +78,9 @@ pub enum Capability {
     UnsafeHolds,
     /// TestService.HalfDuplexCall is implemented.
     HalfDuplex,
-    /// The harness starts the server itself, so it can start and stop
-    /// private instances (graceful shutdown).
+    /// The harness may start and stop private instances of the server: the
+    /// embedded server, or a server command whose graceful stop is
+    /// declared (graceful shutdown).
     Lifecycle,
 }
 
@@ -90,6 +91,22 @@ impl Capability {
             Capability::UnsafeHolds => "unsafe-holds",
             Capability::HalfDuplex => "half-duplex",
             Capability::Lifecycle => "lifecycle",
+        }
+    }
+
+    /// What gives a target this capability, for a skip's reason.
+    pub fn how_to_get(self) -> &'static str {
+        match self {
+            Capability::Probe => {
+                "the server implements conformance.v1.ProbeService (proto/conformance/v1/probe.proto; targets/ has examples)"
+            }
+            Capability::UnsafeHolds => {
+                "the server's ProbeService enables its thread-blocking, spinning and panicking holds"
+            }
+            Capability::HalfDuplex => "the server implements TestService.HalfDuplexCall",
+            Capability::Lifecycle => {
+                "the harness starts the server (--server-cmd) and its graceful stop is declared: --graceful-stop SIGTERM (targets.toml: graceful_stop = \"SIGTERM\") if it refuses new RPCs, lets in-flight ones finish and exits 0 on that signal"
+            }
         }
     }
 }

@@ -13,7 +13,7 @@ use harness::defects::AnyDefect;
 use harness::runner::run_scenario;
 use harness::scenario::{Catalog, Scenario};
 use harness::target::{TargetSession, TargetSpec};
-use harness::verdict::Verdict;
+use harness::verdict::{ReasonKind, Verdict};
 use libtest_mimic::{Arguments, Failed, Trial};
 
 fn runtime() -> &'static tokio::runtime::Runtime {
@@ -112,10 +112,12 @@ fn fails_against(
         target.close().await;
         Ok::<_, Failed>(finding)
     })?;
+    // Only a violation counts: a scenario that runs out of its budget or
+    // loses its target against the defect has not shown that it catches it.
     match (finding.verdict, &finding.reason) {
-        (Verdict::Fail, Some((_, reason))) if !reason.is_empty() => Ok(()),
+        (Verdict::Fail, Some((ReasonKind::Violation, reason))) if !reason.is_empty() => Ok(()),
         _ => Err(format!(
-            "{} must fail against the defect {name}, but: {}",
+            "{} must fail with a violation against the defect {name}, but: {}",
             scenario.id,
             describe(&finding)
         )

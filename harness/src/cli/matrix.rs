@@ -54,6 +54,10 @@ struct TargetEntry {
     version: String,
     services: Vec<String>,
     expectations: Option<PathBuf>,
+    /// The signal the server stops gracefully on, if it does (see
+    /// `run --graceful-stop`).
+    #[serde(default)]
+    graceful_stop: Option<crate::target::StopSignal>,
 }
 
 /// Runs a shell command from the repository root, returning its output tail
@@ -178,8 +182,13 @@ pub fn matrix(args: MatrixArgs) -> u8 {
             expectations,
             target_name: entry.name.clone(),
             command_line: format!(
-                "grpc-conformance run --server-cmd '{}' --name {}",
-                entry.start, entry.name
+                "grpc-conformance run --server-cmd '{}'{} --name {}",
+                entry.start,
+                entry
+                    .graceful_stop
+                    .map(|signal| format!(" --graceful-stop {signal}"))
+                    .unwrap_or_default(),
+                entry.name
             ),
         };
         let files = ReportFiles::new(args.out.join(&entry.name));
@@ -187,6 +196,7 @@ pub fn matrix(args: MatrixArgs) -> u8 {
             let spec = TargetSpec::Command {
                 command: entry.start.clone(),
                 startup_timeout: Duration::from_secs(60),
+                graceful_stop: entry.graceful_stop,
             };
             let target = Arc::new(
                 TargetSession::open(spec, Vec::new())

@@ -23,7 +23,8 @@ pub mod exit {
     /// The target broke a guarantee (an unexpected failure or error, or an
     /// unexpected pass of a known failure).
     pub const NONCONFORMANT: u8 = 1;
-    /// Bad usage or configuration: scenario files, expectations, options.
+    /// Bad usage or configuration: scenario files, expectations, options,
+    /// reports that cannot be written.
     pub const USAGE: u8 = 2;
     /// The target could not be reached or started.
     pub const UNREACHABLE: u8 = 3;
@@ -35,7 +36,8 @@ const AFTER_HELP: &str = "\
 Exit codes:
   0    every scenario ended as expected
   1    the target broke a guarantee (unexpected failure/error, or an unexpected pass of a known failure)
-  2    usage or configuration error (scenario files, expectations, options)
+  2    usage or configuration error (scenario files, expectations, options, an --out
+       directory that cannot be written; a report that could not be written at the end)
   3    the target could not be reached or started
   130  interrupted; the partial report (marked incomplete) is written
 

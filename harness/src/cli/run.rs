@@ -34,6 +34,14 @@ pub struct TargetArgs {
     /// TLS server name to verify for an https:// target.
     #[arg(long, value_name = "NAME", requires = "target")]
     pub server_name: Option<String>,
+    /// Declares that the --server-cmd server stops gracefully on this
+    /// signal (SIGTERM or SIGINT): it refuses new RPCs, lets those in
+    /// flight finish, and exits 0. Scenarios that stop a private instance
+    /// of the server (handler.graceful-shutdown) run only when this is
+    /// declared; otherwise they are skipped, since how a binary handles a
+    /// signal is its own policy.
+    #[arg(long, value_name = "SIGNAL", requires = "server_cmd")]
+    pub graceful_stop: Option<crate::target::StopSignal>,
     /// Seconds a --server-cmd server has to start answering.
     #[arg(long, value_name = "SECS", default_value = "30", value_parser = super::parse_duration_secs)]
     pub startup_timeout: Duration,
@@ -95,6 +103,7 @@ impl TargetArgs {
             return Ok(TargetSpec::Command {
                 command: command.clone(),
                 startup_timeout: self.startup_timeout,
+                graceful_stop: self.graceful_stop,
             });
         }
         let bind = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
@@ -153,6 +162,14 @@ pub fn run(args: RunArgs) -> u8 {
         Ok(expectations) => expectations,
         Err(code) => return code,
     };
+    let files = ReportFiles::new(&args.out);
+    if let Err(err) = files.check_writable() {
+        super::error(format!(
+            "cannot write the reports to {}: {err}. Pass --out with a directory you can write to.",
+            args.out.display()
+        ));
+        return exit::USAGE;
+    }
     let runtime = match super::runtime(None) {
         Ok(runtime) => runtime,
         Err(code) => return code,
@@ -170,7 +187,6 @@ pub fn run(args: RunArgs) -> u8 {
             Ok(target) => target,
             Err(code) => return code,
         };
-        let files = ReportFiles::new(&args.out);
         let mut progress = Progress::new(scenarios.len() * args.repeat as usize);
         let interrupt = async {
             super::serve::shutdown_signal().await;
@@ -200,6 +216,12 @@ pub fn run(args: RunArgs) -> u8 {
                     "cannot write the reports to {}: {err}",
                     args.out.display()
                 ));
+                // A run whose report is lost must not look like a success.
+                return if report.complete {
+                    exit::USAGE
+                } else {
+                    exit::INTERRUPTED
+                };
             }
         }
         if !report.complete {

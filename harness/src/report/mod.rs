@@ -170,6 +170,17 @@ impl ReportFiles {
         self.dir.join("report.json")
     }
 
+    /// Checks, before anything runs, that the reports can be written there:
+    /// creates the directory and a file in it (then removes the file).
+    pub fn check_writable(&self) -> std::io::Result<()> {
+        std::fs::create_dir_all(&self.dir)?;
+        let probe = self
+            .dir
+            .join(format!(".write-check.{}.tmp", std::process::id()));
+        std::fs::write(&probe, b"")?;
+        std::fs::remove_file(&probe)
+    }
+
     /// Writes the JSON report (after every scenario, so an interrupted run
     /// leaves a valid partial report).
     pub fn write_json(&self, report: &Report) -> std::io::Result<()> {

@@ -25,14 +25,24 @@ pub struct Discovery {
 
 const CALL_LIMIT: Duration = Duration::from_secs(5);
 
+/// Why a target cannot be used.
+#[derive(Debug)]
+pub enum Failure {
+    /// Nothing useful answers there.
+    Unreachable(String),
+    /// Something answers, but not gRPC over HTTP/2 as dialled, or without
+    /// TestService.
+    NotGrpc(String),
+}
+
 /// Probes the target. Fails (with a reason) if it cannot be connected to or
 /// answers without TestService. A target that accepts connections but does
 /// not answer in time is not refused here: its scenarios then run into their
 /// own budgets, which is the evidence a hung server deserves.
-pub async fn discover(dial: &Dial) -> Result<Discovery, String> {
+pub async fn discover(dial: &Dial) -> Result<Discovery, Failure> {
     let channel = dial
         .channel(&ChannelOptions::default())
-        .map_err(|err| err.to_string())?;
+        .map_err(|err| Failure::Unreachable(err.to_string()))?;
     let mut test = test_client(channel.handle());
     match tokio::time::timeout(CALL_LIMIT, test.empty_call(Empty {})).await {
         Err(_) => {
@@ -46,9 +56,23 @@ pub async fn discover(dial: &Dial) -> Result<Discovery, String> {
             });
         }
         Ok(Err(status)) if status.code() == tonic::Code::Unimplemented => {
-            return Err("it answers gRPC but does not implement grpc.testing.TestService".into());
+            return Err(Failure::NotGrpc(
+                "it answers gRPC but does not implement grpc.testing.TestService".into(),
+            ));
         }
-        Ok(Err(status)) => return Err(format!("TestService.EmptyCall failed: {}", brief(&status))),
+        Ok(Err(status)) => {
+            let found = what_answered(&dial.uri).await;
+            return Err(match found {
+                Some(found) => Failure::NotGrpc(format!(
+                    "{found} (TestService.EmptyCall failed: {})",
+                    brief(&status)
+                )),
+                None => Failure::Unreachable(format!(
+                    "TestService.EmptyCall failed: {}",
+                    brief(&status)
+                )),
+            });
+        }
         Ok(Ok(_)) => {}
     }
     let mut found = Discovery::default();
@@ -77,6 +101,19 @@ pub async fn discover(dial: &Dial) -> Result<Discovery, String> {
         found.advertised_max_streams = advertised_max_streams(&dial.uri).await;
     }
     Ok(found)
+}
+
+/// For a target whose first call failed: what answers there instead of
+/// gRPC over HTTP/2 as dialled, if something does.
+async fn what_answered(uri: &str) -> Option<String> {
+    if let Some(authority) = uri.strip_prefix("http://") {
+        return super::sniff::plaintext_peer(authority.trim_end_matches('/')).await;
+    }
+    let authority = uri.strip_prefix("https://")?.trim_end_matches('/');
+    if super::sniff::speaks_plaintext_http2(authority).await {
+        return Some("it speaks plaintext HTTP/2, not TLS: dial it with http://".to_owned());
+    }
+    None
 }
 
 /// Reads the server's SETTINGS_MAX_CONCURRENT_STREAMS over a raw HTTP/2

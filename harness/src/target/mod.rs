@@ -8,6 +8,7 @@
 
 mod discover;
 mod process;
+mod sniff;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -19,7 +20,7 @@ use conformance::server::{RunningServer, ServerConfig};
 use tonic::transport::{Certificate, ClientTlsConfig};
 
 pub use discover::Discovery;
-pub use process::{ProcessExit, ServerProcess};
+pub use process::{ProcessExit, ServerProcess, StopSignal};
 
 use crate::client::Dial;
 use crate::defects::ClientDefect;
@@ -40,6 +41,11 @@ pub enum TargetSpec {
     Command {
         command: String,
         startup_timeout: Duration,
+        /// The signal on which the server stops gracefully (refuses new
+        /// RPCs, lets those in flight finish, exits 0), as its owner
+        /// declared. How a binary handles signals is its own policy, so
+        /// scenarios that stop a server run only where this is declared.
+        graceful_stop: Option<StopSignal>,
     },
 }
 
@@ -66,7 +72,14 @@ impl TargetSpec {
                 }
                 args
             }
-            TargetSpec::Command { command, .. } => format!(" --server-cmd '{command}'"),
+            TargetSpec::Command {
+                command,
+                graceful_stop,
+                ..
+            } => match graceful_stop {
+                Some(signal) => format!(" --server-cmd '{command}' --graceful-stop {signal}"),
+                None => format!(" --server-cmd '{command}'"),
+            },
         }
     }
 
@@ -94,10 +107,16 @@ impl TargetSpec {
 /// Why a target could not be used at all (exit code 3).
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
+    #[error("the target {target} is unreachable: {reason}. {advice}")]
+    Unreachable {
+        target: String,
+        reason: String,
+        advice: &'static str,
+    },
     #[error(
-        "the target {target} is unreachable: {reason}. Check that the server is running and listening there, or use --server-cmd to let the harness start it."
+        "the target {target} answers, but not as a gRPC server over HTTP/2: {reason}. Check the port and the scheme (http:// for plaintext, https:// for TLS)."
     )]
-    Unreachable { target: String, reason: String },
+    NotGrpc { target: String, reason: String },
     #[error("the server command did not start: {0}")]
     Start(String),
     #[error("bad target configuration: {0}")]
@@ -158,6 +177,7 @@ impl TargetSession {
             TargetSpec::Command {
                 command,
                 startup_timeout,
+                ..
             } => {
                 let started = ServerProcess::start(command, *startup_timeout).await?;
                 let dial = Dial {
@@ -169,15 +189,31 @@ impl TargetSession {
                 dial
             }
         };
-        let discovery =
-            discover::discover(&dial)
-                .await
-                .map_err(|reason| TargetError::Unreachable {
-                    target: spec.describe(),
-                    reason,
-                })?;
+        let discovery = discover::discover(&dial).await.map_err(|failure| match failure {
+            discover::Failure::Unreachable(reason) => TargetError::Unreachable {
+                target: spec.describe(),
+                reason,
+                advice: match spec {
+                    TargetSpec::Command { .. } => {
+                        "The harness started the command and it answers on its port: check the server's output above and that it serves grpc.testing.TestService on 127.0.0.1:{port}."
+                    }
+                    _ => {
+                        "Check that the server is running and listening there, or use --server-cmd to let the harness start it."
+                    }
+                },
+            },
+            discover::Failure::NotGrpc(reason) => TargetError::NotGrpc {
+                target: spec.describe(),
+                reason,
+            },
+        })?;
         let mut capabilities = discovery.capabilities;
-        if !matches!(spec, TargetSpec::Address { .. }) {
+        let stoppable = match &spec {
+            TargetSpec::Embedded { .. } => true,
+            TargetSpec::Command { graceful_stop, .. } => graceful_stop.is_some(),
+            TargetSpec::Address { .. } => false,
+        };
+        if stoppable {
             capabilities.insert(Capability::Lifecycle);
         }
         Ok(Self {
@@ -223,9 +259,19 @@ impl TargetSession {
             TargetSpec::Command {
                 command,
                 startup_timeout,
-            } => Ok(PrivateServer::Process(Box::new(
-                ServerProcess::start(command, *startup_timeout).await?,
-            ))),
+                graceful_stop,
+            } => {
+                let signal = graceful_stop.ok_or_else(|| {
+                    TargetError::Config(
+                        "the server command's graceful stop is not declared (--graceful-stop)"
+                            .into(),
+                    )
+                })?;
+                Ok(PrivateServer::Process(
+                    Box::new(ServerProcess::start(command, *startup_timeout).await?),
+                    signal,
+                ))
+            }
             TargetSpec::Address { .. } => Err(TargetError::Config(
                 "a target given by address cannot be started or stopped by the harness".into(),
             )),
@@ -260,14 +306,15 @@ impl TargetSession {
 /// A server instance a scenario owns (and may stop).
 pub enum PrivateServer {
     Embedded(RunningServer),
-    Process(Box<ServerProcess>),
+    /// A server command, with the signal it stops gracefully on.
+    Process(Box<ServerProcess>, StopSignal),
 }
 
 impl PrivateServer {
     pub fn uri(&self) -> String {
         match self {
             PrivateServer::Embedded(server) => server.uri(),
-            PrivateServer::Process(process) => process.uri(),
+            PrivateServer::Process(process, _) => process.uri(),
         }
     }
 
@@ -279,7 +326,9 @@ impl PrivateServer {
                 let _ = server.shutdown().await;
                 None
             }
-            PrivateServer::Process(mut process) => Some(process.stop(grace).await),
+            PrivateServer::Process(mut process, signal) => {
+                Some(process.stop_with(signal, grace).await)
+            }
         }
     }
 }

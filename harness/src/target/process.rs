@@ -109,6 +109,47 @@ fn spawn(command: &str, port: u16, tail: &Tail) -> Result<Child, TargetError> {
     Ok(child)
 }
 
+/// The signal a server command stops gracefully on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum StopSignal {
+    #[serde(rename = "SIGTERM")]
+    Term,
+    #[serde(rename = "SIGINT")]
+    Int,
+}
+
+impl StopSignal {
+    fn kill_arg(self) -> &'static str {
+        match self {
+            StopSignal::Term => "-TERM",
+            StopSignal::Int => "-INT",
+        }
+    }
+}
+
+impl std::fmt::Display for StopSignal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            StopSignal::Term => "SIGTERM",
+            StopSignal::Int => "SIGINT",
+        })
+    }
+}
+
+impl std::str::FromStr for StopSignal {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.to_ascii_uppercase().trim_start_matches("SIG") {
+            "TERM" => Ok(StopSignal::Term),
+            "INT" => Ok(StopSignal::Int),
+            _ => Err(format!(
+                "unknown stop signal {text:?}: the harness can send SIGTERM or SIGINT"
+            )),
+        }
+    }
+}
+
 /// Sends a signal to the whole process group led by `pid`.
 fn signal_group(pid: Option<u32>, signal: &str) {
     if let Some(pid) = pid {
@@ -198,17 +239,22 @@ impl ServerProcess {
 
     /// SIGTERM to the process group, SIGKILL after `grace`.
     pub async fn stop(&mut self, grace: Duration) -> ProcessExit {
+        self.stop_with(StopSignal::Term, grace).await
+    }
+
+    /// `signal` to the process group, SIGKILL after `grace`.
+    pub async fn stop_with(&mut self, signal: StopSignal, grace: Duration) -> ProcessExit {
         if let Some(exit) = self.exited() {
             return exit;
         }
-        signal_group(self.child.id(), "-TERM");
+        signal_group(self.child.id(), signal.kill_arg());
         let status = match tokio::time::timeout(grace, self.child.wait()).await {
             Ok(Ok(status)) => describe(status),
             _ => {
                 signal_group(self.child.id(), "-KILL");
                 match tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await {
                     Ok(Ok(status)) => format!(
-                        "{} after SIGKILL (SIGTERM was ignored for {} s)",
+                        "{} after SIGKILL ({signal} was ignored for {} s)",
                         describe(status),
                         grace.as_secs()
                     ),
