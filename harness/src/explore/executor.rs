@@ -260,15 +260,22 @@ async fn run_one(channel: crate::client::Channel, index: usize, rpc: Rpc) -> Obs
     seen
 }
 
-/// Runs every RPC of the schedule concurrently on one new channel.
-pub async fn execute(target: &Arc<TargetSession>, schedule: &Schedule) -> Vec<Observed> {
-    let channel = match target
-        .dial
-        .channel(&crate::client::ChannelOptions::default())
-    {
+/// What a schedule's run observed.
+#[derive(Debug, Clone, Default)]
+pub struct Execution {
+    pub rpcs: Vec<Observed>,
+    /// How the exchange went, if the schedule has one.
+    pub exchange: Option<Result<(), String>>,
+}
+
+/// Runs every RPC of the schedule, and its exchange, concurrently on one
+/// new channel.
+pub async fn execute(target: &Arc<TargetSession>, schedule: &Schedule) -> Execution {
+    let options = crate::client::ChannelOptions::default();
+    let channel = match target.dial.channel(&options) {
         Ok(channel) => channel,
         Err(err) => {
-            return schedule
+            let rpcs = schedule
                 .rpcs
                 .iter()
                 .map(|_| Observed {
@@ -276,8 +283,20 @@ pub async fn execute(target: &Arc<TargetSession>, schedule: &Schedule) -> Vec<Ob
                     ..Observed::default()
                 })
                 .collect();
+            return Execution {
+                rpcs,
+                exchange: schedule.exchange.map(|_| Err(format!("no channel: {err}"))),
+            };
         }
     };
+    let exchange = schedule.exchange.map(|exchange| {
+        let handle = channel.handle();
+        let control = target.dial.channel(&options).map(|control| control.handle());
+        tokio::spawn(async move {
+            let control = control.map_err(|err| format!("no control channel: {err}"))?;
+            run_exchange(handle, control, exchange).await
+        })
+    });
     let tasks: Vec<_> = schedule
         .rpcs
         .iter()
@@ -297,6 +316,24 @@ pub async fn execute(target: &Arc<TargetSession>, schedule: &Schedule) -> Vec<Ob
             })
         })
         .collect();
+    // A failed exchange decides the case: the schedule's RPCs are then
+    // abandoned (aborted, not awaited), so that shrinking stays quick.
+    let exchange = match exchange {
+        Some(task) => Some(
+            task.await
+                .unwrap_or_else(|join| Err(format!("task failed: {join}"))),
+        ),
+        None => None,
+    };
+    if let Some(Err(_)) = &exchange {
+        for task in &tasks {
+            task.abort();
+        }
+        return Execution {
+            rpcs: Vec::new(),
+            exchange,
+        };
+    }
     let mut observed = Vec::with_capacity(tasks.len());
     for task in tasks {
         observed.push(task.await.unwrap_or_else(|join| Observed {
@@ -304,5 +341,127 @@ pub async fn execute(target: &Arc<TargetSession>, schedule: &Schedule) -> Vec<Ob
             ..Observed::default()
         }));
     }
-    observed
+    Execution {
+        rpcs: observed,
+        exchange,
+    }
+}
+
+/// Bound on one pong of an exchange: far above a healthy server's answer,
+/// far below a blocked thread's hold.
+const PONG_BOUND: Duration = Duration::from_millis(1_000);
+/// How long the blocking handler of an exchange holds its thread.
+const BLOCK_HOLD: Duration = Duration::from_millis(2_500);
+
+type Pinger = (
+    mpsc::Sender<StreamingOutputCallRequest>,
+    tonic::Streaming<conformance::proto::grpc_testing::StreamingOutputCallResponse>,
+);
+
+fn ping() -> StreamingOutputCallRequest {
+    StreamingOutputCallRequest {
+        response_parameters: vec![ResponseParameters {
+            size: 8,
+            interval_us: 0,
+            compressed: None,
+        }],
+        ..StreamingOutputCallRequest::default()
+    }
+}
+
+/// Opens the exchange's streams together, then pings them in turn; each
+/// pong must arrive within its bound while the other streams stay open.
+async fn run_exchange(
+    channel: crate::client::Channel,
+    control: crate::client::Channel,
+    exchange: super::schedule::Exchange,
+) -> Result<(), String> {
+    let mut blocker = None;
+    if exchange.beside_blocked_thread {
+        let mut probe = crate::drivers::probe_client(channel.clone());
+        let tag = format!("explore-block-{}", std::process::id());
+        let tag = format!("{tag}-{:x}", rand_suffix());
+        let request = crate::drivers::hold_request(
+            &tag,
+            conformance::proto::probe::HoldMode::BlockThread,
+            BLOCK_HOLD,
+            "",
+        );
+        blocker = Some(tokio::spawn(async move { probe.hold(request).await }));
+        let mut observer = crate::drivers::probe_client(control);
+        if !crate::drivers::wait_running(&mut observer, &tag, Duration::from_secs(3)).await {
+            return Err(
+                "while one handler blocked its thread, the server did not show it RUNNING to an Observe call on another connection within 3 s: the blocked thread stalled the other handlers"
+                    .into(),
+            );
+        }
+    }
+    let mut streams: Vec<Pinger> = Vec::new();
+    for index in 0..exchange.streams {
+        let mut client = test_client(channel.clone());
+        let (requests, outbound) = mpsc::channel(2);
+        // The first ping goes with the call: a server may send its headers
+        // only with its first message.
+        let _ = requests.send(ping()).await;
+        let call = client.full_duplex_call(ReceiverStream::new(outbound));
+        let mut replies = match within(PONG_BOUND, "FullDuplexCall", call).await {
+            Ok(Ok(response)) => response.into_inner(),
+            Ok(Err(status)) => return Err(format!("stream #{index} failed: {status}")),
+            Err(stalled) => {
+                return Err(format!(
+                    "stream #{index} did not open while {index} other stream(s) of the channel were open: {stalled}"
+                ));
+            }
+        };
+        pong(&mut replies, index, 0, streams.len()).await?;
+        streams.push((requests, replies));
+    }
+    let open = streams.len();
+    for round in 1..exchange.rounds {
+        for (index, (requests, replies)) in streams.iter_mut().enumerate() {
+            requests
+                .send(ping())
+                .await
+                .map_err(|_| format!("stream #{index}: its request stream closed"))?;
+            pong(replies, index, round, open - 1).await?;
+        }
+    }
+    for (index, (requests, mut replies)) in streams.into_iter().enumerate() {
+        drop(requests);
+        match within(PONG_BOUND, "end", replies.message()).await {
+            Ok(Ok(None)) => {}
+            other => return Err(format!("stream #{index} did not end OK after its half-close: {other:?}")),
+        }
+    }
+    if let Some(blocker) = blocker {
+        let _ = blocker.await;
+    }
+    Ok(())
+}
+
+async fn pong(
+    replies: &mut tonic::Streaming<conformance::proto::grpc_testing::StreamingOutputCallResponse>,
+    index: usize,
+    round: usize,
+    others: usize,
+) -> Result<(), String> {
+    match within(PONG_BOUND, "pong", replies.message()).await {
+        Ok(Ok(Some(_))) => Ok(()),
+        Ok(Ok(None)) => Err(format!("stream #{index} ended before its pong of round {round}")),
+        Ok(Err(status)) => Err(format!("stream #{index} failed in round {round}: {status}")),
+        Err(_) => Err(format!(
+            "stream #{index} got no pong within {} ms in round {round} while {others} other stream(s) of the channel were open: the server did not run their handlers at the same time",
+            PONG_BOUND.as_millis()
+        )),
+    }
+}
+
+/// A per-call suffix for handler tags (runs never share a tag).
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_nanos() as u64);
+    now ^ NEXT.fetch_add(1, Ordering::Relaxed).wrapping_mul(0x9e37_79b9)
 }

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 
-pub use schedule::{Fault, Kind, Rpc, Schedule};
+pub use schedule::{Exchange, Fault, Kind, Rpc, Schedule};
 
 use crate::target::TargetSession;
 
@@ -81,7 +81,8 @@ pub async fn explore(target: Arc<TargetSession>, config: ExploreConfig) -> Explo
         let executed = AtomicUsize::new(0);
         let shrinking = std::sync::atomic::AtomicBool::new(false);
         let deadline = started + config.time_budget;
-        let result = runner.run(&schedule::schedules(config.max_rpcs), |schedule| {
+        let blocking = target.has(crate::scenario::Capability::UnsafeHolds);
+        let result = runner.run(&schedule::schedules(config.max_rpcs, blocking), |schedule| {
             // Past the budget, remaining fresh cases are not run; a shrink in
             // progress still completes (it has its own bound).
             if Instant::now() > deadline && !shrinking.load(Ordering::SeqCst) {
@@ -101,7 +102,7 @@ pub async fn explore(target: Arc<TargetSession>, config: ExploreConfig) -> Explo
             Ok(()) => None,
             Err(TestError::Fail(reason, schedule)) => Some((schedule, reason.to_string())),
             Err(TestError::Abort(reason)) => {
-                Some((Schedule { rpcs: Vec::new() }, format!("aborted: {reason}")))
+                Some((Schedule::empty(), format!("aborted: {reason}")))
             }
         };
         (
@@ -114,10 +115,7 @@ pub async fn explore(target: Arc<TargetSession>, config: ExploreConfig) -> Explo
     let (cases_run, failure, budget_exhausted) = run.unwrap_or_else(|join| {
         (
             0,
-            Some((
-                Schedule { rpcs: Vec::new() },
-                format!("the explorer failed: {join}"),
-            )),
+            Some((Schedule::empty(), format!("the explorer failed: {join}"))),
             false,
         )
     });

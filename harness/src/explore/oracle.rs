@@ -3,7 +3,7 @@
 
 use tonic::Code;
 
-use super::executor::Observed;
+use super::executor::{Execution, Observed};
 use super::schedule::{Fault, Kind, Rpc, Schedule};
 
 fn expected_code(rpc: &Rpc) -> Code {
@@ -81,9 +81,20 @@ fn check_one(index: usize, rpc: &Rpc, seen: &Observed) -> Result<(), String> {
     Ok(())
 }
 
-/// Checks every RPC; the first deviation fails the schedule.
-pub fn check(schedule: &Schedule, observed: &[Observed]) -> Result<(), String> {
-    for (index, (rpc, seen)) in schedule.rpcs.iter().zip(observed).enumerate() {
+/// Checks every RPC and the exchange; the first deviation fails the
+/// schedule.
+pub fn check(schedule: &Schedule, observed: &Execution) -> Result<(), String> {
+    if let Some(Err(reason)) = &observed.exchange {
+        return Err(format!("the exchange: {reason}"));
+    }
+    if observed.rpcs.len() != schedule.rpcs.len() {
+        return Err(format!(
+            "{} of {} RPCs were observed",
+            observed.rpcs.len(),
+            schedule.rpcs.len()
+        ));
+    }
+    for (index, (rpc, seen)) in schedule.rpcs.iter().zip(&observed.rpcs).enumerate() {
         check_one(index, rpc, seen)?;
     }
     Ok(())

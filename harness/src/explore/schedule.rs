@@ -45,10 +45,35 @@ pub struct Rpc {
     pub fault: Fault,
 }
 
-/// RPCs started together (or staggered) on one channel.
+/// FullDuplexCall streams held open together on the schedule's channel and
+/// pinged in turn (a ping on the next stream only after the previous
+/// stream's pong), so the exchange can progress only if the server runs
+/// their handlers at the same time; optionally while one handler blocks its
+/// thread (ProbeService.Hold BLOCK_THREAD), which a server must not let
+/// stall the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exchange {
+    pub streams: usize,
+    pub rounds: usize,
+    pub beside_blocked_thread: bool,
+}
+
+/// RPCs started together (or staggered) on one channel, with an exchange
+/// beside them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Schedule {
     pub rpcs: Vec<Rpc>,
+    pub exchange: Option<Exchange>,
+}
+
+impl Schedule {
+    /// A schedule of nothing (for a run that produced no case).
+    pub fn empty() -> Self {
+        Self {
+            rpcs: Vec::new(),
+            exchange: None,
+        }
+    }
 }
 
 impl fmt::Display for Rpc {
@@ -77,6 +102,19 @@ impl fmt::Display for Schedule {
         writeln!(f, "{} RPC(s) on one channel:", self.rpcs.len())?;
         for (index, rpc) in self.rpcs.iter().enumerate() {
             writeln!(f, "  #{index}: {rpc}")?;
+        }
+        if let Some(exchange) = &self.exchange {
+            writeln!(
+                f,
+                "  beside them: {} FullDuplexCall streams held open together, pinged in turn for {} round(s){}",
+                exchange.streams,
+                exchange.rounds,
+                if exchange.beside_blocked_thread {
+                    ", while one handler blocks its thread (Hold BLOCK_THREAD)"
+                } else {
+                    ""
+                }
+            )?;
         }
         Ok(())
     }
@@ -157,7 +195,22 @@ fn rpc() -> impl Strategy<Value = Rpc> {
     })
 }
 
-/// Schedules of 1..=max_rpcs RPCs.
-pub fn schedules(max_rpcs: usize) -> impl Strategy<Value = Schedule> {
-    prop::collection::vec(rpc(), 1..=max_rpcs.max(1)).prop_map(|rpcs| Schedule { rpcs })
+fn exchange(blocking: bool) -> impl Strategy<Value = Exchange> {
+    (2usize..=4, 1usize..=3, prop::bool::weighted(if blocking { 0.5 } else { 0.0 })).prop_map(
+        |(streams, rounds, beside_blocked_thread)| Exchange {
+            streams,
+            rounds,
+            beside_blocked_thread,
+        },
+    )
+}
+
+/// Schedules of 1..=max_rpcs RPCs, most with an exchange beside them (with
+/// a blocked thread only where the target allows thread-blocking holds).
+pub fn schedules(max_rpcs: usize, blocking: bool) -> impl Strategy<Value = Schedule> {
+    (
+        prop::collection::vec(rpc(), 1..=max_rpcs.max(1)),
+        prop::option::weighted(0.6, exchange(blocking)),
+    )
+        .prop_map(|(rpcs, exchange)| Schedule { rpcs, exchange })
 }

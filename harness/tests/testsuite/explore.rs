@@ -49,7 +49,7 @@ async fn generated_schedules_match_the_oracle_on_the_reference_server() {
     assert!(outcome.cases_run >= 1, "no case ran");
 }
 
-async fn finds(defect: Defect) -> (usize, Duration) {
+async fn finds(defect: Defect) -> (usize, String) {
     let started = Instant::now();
     let outcome = explore(
         target(&[defect]).await,
@@ -72,7 +72,7 @@ async fn finds(defect: Defect) -> (usize, Duration) {
         started.elapsed(),
         outcome.cases_run
     );
-    (schedule.rpcs.len(), started.elapsed())
+    (schedule.rpcs.len(), why)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -85,4 +85,19 @@ async fn explore_finds_dropped_stream_messages_and_shrinks() {
 async fn explore_finds_replies_cut_at_half_close_and_shrinks() {
     let (rpcs, _) = finds(Defect::EndAtHalfClose).await;
     assert!(rpcs <= 3, "shrunk to {rpcs} RPCs");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explore_finds_handlers_serialised_per_connection() {
+    let (_, why) = finds(Defect::SerializePerConnection).await;
+    assert!(
+        why.contains("the exchange") && why.contains("other stream(s) of the channel were open"),
+        "{why}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explore_finds_a_blocked_thread_stalling_every_handler() {
+    let (_, why) = finds(Defect::SingleWorker).await;
+    assert!(why.contains("the exchange"), "{why}");
 }
