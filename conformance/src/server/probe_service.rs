@@ -289,6 +289,14 @@ impl ProbeService for Probe {
                         return Some((Ok(response), state));
                     }
                     Ok(None) => {
+                        // hyper ends the request body cleanly on a client's
+                        // RST_STREAM CANCEL as on a half-close, and a reset
+                        // processed just before this poll looks like one.
+                        // One yield lets the transport see the reset first
+                        // (it checks for one before polling this stream
+                        // again) and drop this stream: CANCELLED, not a
+                        // clean finish.
+                        tokio::task::yield_now().await;
                         if let Some(record) = state.record.take() {
                             record.finish();
                         }

@@ -291,7 +291,10 @@ pub async fn execute(target: &Arc<TargetSession>, schedule: &Schedule) -> Execut
     };
     let exchange = schedule.exchange.map(|exchange| {
         let handle = channel.handle();
-        let control = target.dial.channel(&options).map(|control| control.handle());
+        let control = target
+            .dial
+            .channel(&options)
+            .map(|control| control.handle());
         tokio::spawn(async move {
             let control = control.map_err(|err| format!("no control channel: {err}"))?;
             run_exchange(handle, control, exchange).await
@@ -430,7 +433,11 @@ async fn run_exchange(
         drop(requests);
         match within(PONG_BOUND, "end", replies.message()).await {
             Ok(Ok(None)) => {}
-            other => return Err(format!("stream #{index} did not end OK after its half-close: {other:?}")),
+            other => {
+                return Err(format!(
+                    "stream #{index} did not end OK after its half-close: {other:?}"
+                ));
+            }
         }
     }
     if let Some(blocker) = blocker {
@@ -447,7 +454,9 @@ async fn pong(
 ) -> Result<(), String> {
     match within(PONG_BOUND, "pong", replies.message()).await {
         Ok(Ok(Some(_))) => Ok(()),
-        Ok(Ok(None)) => Err(format!("stream #{index} ended before its pong of round {round}")),
+        Ok(Ok(None)) => Err(format!(
+            "stream #{index} ended before its pong of round {round}"
+        )),
         Ok(Err(status)) => Err(format!("stream #{index} failed in round {round}: {status}")),
         Err(_) => Err(format!(
             "stream #{index} got no pong within {} ms in round {round} while {others} other stream(s) of the channel were open: the server did not run their handlers at the same time",
@@ -463,5 +472,7 @@ fn rand_suffix() -> u64 {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_nanos() as u64);
-    now ^ NEXT.fetch_add(1, Ordering::Relaxed).wrapping_mul(0x9e37_79b9)
+    now ^ NEXT
+        .fetch_add(1, Ordering::Relaxed)
+        .wrapping_mul(0x9e37_79b9)
 }

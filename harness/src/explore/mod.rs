@@ -82,22 +82,25 @@ pub async fn explore(target: Arc<TargetSession>, config: ExploreConfig) -> Explo
         let shrinking = std::sync::atomic::AtomicBool::new(false);
         let deadline = started + config.time_budget;
         let blocking = target.has(crate::scenario::Capability::UnsafeHolds);
-        let result = runner.run(&schedule::schedules(config.max_rpcs, blocking), |schedule| {
-            // Past the budget, remaining fresh cases are not run; a shrink in
-            // progress still completes (it has its own bound).
-            if Instant::now() > deadline && !shrinking.load(Ordering::SeqCst) {
-                return Ok(());
-            }
-            executed.fetch_add(1, Ordering::SeqCst);
-            let observed = handle.block_on(executor::execute(&target, &schedule));
-            match oracle::check(&schedule, &observed) {
-                Ok(()) => Ok(()),
-                Err(reason) => {
-                    shrinking.store(true, Ordering::SeqCst);
-                    Err(TestCaseError::fail(reason))
+        let result = runner.run(
+            &schedule::schedules(config.max_rpcs, blocking),
+            |schedule| {
+                // Past the budget, remaining fresh cases are not run; a shrink in
+                // progress still completes (it has its own bound).
+                if Instant::now() > deadline && !shrinking.load(Ordering::SeqCst) {
+                    return Ok(());
                 }
-            }
-        });
+                executed.fetch_add(1, Ordering::SeqCst);
+                let observed = handle.block_on(executor::execute(&target, &schedule));
+                match oracle::check(&schedule, &observed) {
+                    Ok(()) => Ok(()),
+                    Err(reason) => {
+                        shrinking.store(true, Ordering::SeqCst);
+                        Err(TestCaseError::fail(reason))
+                    }
+                }
+            },
+        );
         let failure = match result {
             Ok(()) => None,
             Err(TestError::Fail(reason, schedule)) => Some((schedule, reason.to_string())),

@@ -196,13 +196,16 @@ fn rpc() -> impl Strategy<Value = Rpc> {
 }
 
 fn exchange(blocking: bool) -> impl Strategy<Value = Exchange> {
-    (2usize..=4, 1usize..=3, prop::bool::weighted(if blocking { 0.5 } else { 0.0 })).prop_map(
-        |(streams, rounds, beside_blocked_thread)| Exchange {
+    (
+        2usize..=4,
+        1usize..=3,
+        prop::bool::weighted(if blocking { 0.5 } else { 0.0 }),
+    )
+        .prop_map(|(streams, rounds, beside_blocked_thread)| Exchange {
             streams,
             rounds,
             beside_blocked_thread,
-        },
-    )
+        })
 }
 
 /// Schedules of 1..=max_rpcs RPCs, most with an exchange beside them (with
