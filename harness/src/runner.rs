@@ -140,6 +140,18 @@ pub async fn run_scenario(
             ))
             .figure("refused_streams", refused as f64);
     }
+    if matches!(finding.verdict, Verdict::Fail | Verdict::Error)
+        && let Some(capacity) = &target.handler_capacity
+        && !capacity.at_least
+    {
+        // Context for any failure: a server that runs few handlers at once
+        // fails every scenario that needs more of them in flight together.
+        finding = finding
+            .evidence(format!(
+                "the target's handler capacity, measured before the scenarios: {capacity}"
+            ))
+            .figure("handler_capacity", capacity.streams as f64);
+    }
     let (spans, dropped) = ctx.timeline().take();
     finding.timeline = spans;
     if dropped > 0 {
@@ -195,6 +207,7 @@ pub fn target_summary(
             .map(|c| c.as_str().to_owned())
             .collect(),
         advertised_max_streams: target.advertised_max_streams,
+        handler_capacity: target.handler_capacity.clone(),
         expectations: expectations
             .path
             .as_ref()

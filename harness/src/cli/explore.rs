@@ -57,6 +57,7 @@ pub fn run(args: ExploreArgs) -> u8 {
             seed,
             time_budget: args.time_budget,
             max_rpcs: args.max_rpcs,
+            ..ExploreConfig::default()
         };
         eprintln!("exploring {} schedules (seed {seed}, budget {} s)…", args.cases, args.time_budget.as_secs());
         let outcome = explore(std::sync::Arc::clone(&target), config).await;

@@ -280,6 +280,9 @@ pub(crate) async fn open_target(args: &TargetArgs) -> Result<Arc<TargetSession>,
             .map(|n| format!("; advertises {n} concurrent streams"))
             .unwrap_or_default()
     );
+    if let Some(capacity) = &target.handler_capacity {
+        eprintln!("handler capacity: {capacity}");
+    }
     Ok(target)
 }
 

@@ -172,7 +172,7 @@ async fn one_stream(
     .await
     {
         Ok(Ok(response)) => response.into_inner(),
-        Ok(Err(status)) => return Err(format!("the call failed: {}", brief(&status))),
+        Ok(Err(status)) => return Err(format!("the call failed: {}", ended_by(&status))),
         Err(_) => return Err("the call was not answered in time".to_owned()),
     };
     match tokio::time::timeout_at(replies_by, replies.message()).await {
@@ -181,7 +181,7 @@ async fn one_stream(
         }
         Ok(Ok(Some(_))) => return Err("a pong of the wrong size".to_owned()),
         Ok(Ok(None)) => return Err("the stream ended before its pong".to_owned()),
-        Ok(Err(status)) => return Err(format!("no pong: {}", brief(&status))),
+        Ok(Err(status)) => return Err(format!("no pong: {}", ended_by(&status))),
         Err(_) => return Err("no pong in time while the other streams were open".to_owned()),
     }
     gate.arrive(replies_by).await?;
@@ -191,6 +191,15 @@ async fn one_stream(
         Ok(Ok(Some(_))) => Err("an extra message after the pong".to_owned()),
         Ok(Err(status)) => Err(format!("no clean end: {}", brief(&status))),
         Err(_) => Err("the stream did not end after the client closed it".to_owned()),
+    }
+}
+
+/// A status with who produced it: the server's handler or the transport.
+fn ended_by(status: &tonic::Status) -> String {
+    if super::is_transport_failure(status) {
+        format!("the connection failed ({})", brief(status))
+    } else {
+        format!("the server ended it with {}", brief(status))
     }
 }
 

@@ -353,8 +353,9 @@ pub async fn execute(target: &Arc<TargetSession>, schedule: &Schedule) -> Execut
 /// Bound on one pong of an exchange: far above a healthy server's answer,
 /// far below a blocked thread's hold.
 const PONG_BOUND: Duration = Duration::from_millis(1_000);
-/// How long the blocking handler of an exchange holds its thread.
-const BLOCK_HOLD: Duration = Duration::from_millis(2_500);
+/// How long the blocking handler of an exchange holds its thread: longer
+/// than a pong's bound, so that a server it stalls is caught.
+const BLOCK_HOLD: Duration = Duration::from_millis(1_500);
 
 type Pinger = (
     mpsc::Sender<StreamingOutputCallRequest>,
@@ -440,8 +441,10 @@ async fn run_exchange(
             }
         }
     }
+    // The blocking handler's own outcome is not the exchange's business:
+    // the case ends without waiting out its hold.
     if let Some(blocker) = blocker {
-        let _ = blocker.await;
+        blocker.abort();
     }
     Ok(())
 }

@@ -28,6 +28,8 @@ pub struct ExploreConfig {
     pub time_budget: Duration,
     /// Most RPCs in one schedule.
     pub max_rpcs: usize,
+    /// Wall-clock bound on shrinking a counterexample.
+    pub shrink_budget: Duration,
 }
 
 impl Default for ExploreConfig {
@@ -37,6 +39,7 @@ impl Default for ExploreConfig {
             seed: 0x5eed,
             time_budget: Duration::from_secs(60),
             max_rpcs: 12,
+            shrink_budget: Duration::from_secs(60),
         }
     }
 }
@@ -74,7 +77,7 @@ pub async fn explore(target: Arc<TargetSession>, config: ExploreConfig) -> Explo
             cases: config.cases,
             failure_persistence: None,
             max_shrink_iters: 256,
-            max_shrink_time: 60_000,
+            max_shrink_time: u32::try_from(config.shrink_budget.as_millis()).unwrap_or(u32::MAX),
             ..Config::default()
         };
         let mut runner = TestRunner::new_with_rng(runner_config, rng(config.seed));

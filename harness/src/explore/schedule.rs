@@ -199,7 +199,7 @@ fn exchange(blocking: bool) -> impl Strategy<Value = Exchange> {
     (
         2usize..=4,
         1usize..=3,
-        prop::bool::weighted(if blocking { 0.5 } else { 0.0 }),
+        prop::bool::weighted(if blocking { 0.25 } else { 0.0 }),
     )
         .prop_map(|(streams, rounds, beside_blocked_thread)| Exchange {
             streams,

@@ -61,6 +61,9 @@ pub fn render(report: &Report) -> String {
     if let Some(limit) = report.target.advertised_max_streams {
         row("advertised max concurrent streams", limit.to_string());
     }
+    if let Some(capacity) = &report.target.handler_capacity {
+        row("handler capacity", escape(&capacity.to_string()));
+    }
     row("started", escape(&report.started_at));
     row("machine", escape(&report.machine));
     row(

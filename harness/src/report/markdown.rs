@@ -58,6 +58,13 @@ pub fn render(report: &Report) -> String {
     if let Some(limit) = report.target.advertised_max_streams {
         let _ = writeln!(out, "| advertised max concurrent streams | {limit} |");
     }
+    if let Some(capacity) = &report.target.handler_capacity {
+        let _ = writeln!(
+            out,
+            "| handler capacity | {} |",
+            cell(&capacity.to_string())
+        );
+    }
     let _ = writeln!(out, "| started | {} |", report.started_at);
     let _ = writeln!(out, "| machine | {} |", cell(&report.machine));
     let _ = writeln!(out, "| suite | grpc-conformance {} |", report.suite_version);

@@ -53,6 +53,10 @@ pub struct TargetSummary {
     pub capabilities: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advertised_max_streams: Option<u32>,
+    /// Stream handlers the server ran at once, measured with TestService
+    /// before the scenarios, and what became of the next stream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handler_capacity: Option<crate::target::HandlerCapacity>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expectations: Option<String>,
 }

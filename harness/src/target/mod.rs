@@ -6,6 +6,7 @@
 //! * command: a server the harness starts itself (`{port}` placeholder),
 //!   watches, and stops.
 
+mod capacity;
 mod discover;
 mod process;
 mod sniff;
@@ -19,6 +20,7 @@ use conformance::proto::probe::InfoResponse;
 use conformance::server::{RunningServer, ServerConfig};
 use tonic::transport::{Certificate, ClientTlsConfig};
 
+pub use capacity::HandlerCapacity;
 pub use discover::Discovery;
 pub use process::{ProcessExit, ServerProcess, StopSignal};
 
@@ -132,6 +134,9 @@ pub struct TargetSession {
     /// SETTINGS_MAX_CONCURRENT_STREAMS the server advertised (None: no
     /// limit, or not readable, as over TLS).
     pub advertised_max_streams: Option<u32>,
+    /// Stream handlers the server runs at once, measured with TestService
+    /// (None: not measured, or not even one stream was answered).
+    pub handler_capacity: Option<HandlerCapacity>,
     embedded: Mutex<Option<RunningServer>>,
     process: Option<tokio::sync::Mutex<ServerProcess>>,
 }
@@ -216,12 +221,18 @@ impl TargetSession {
         if stoppable {
             capabilities.insert(Capability::Lifecycle);
         }
+        let handler_capacity = if discovery.unresponsive {
+            None
+        } else {
+            capacity::measure(&dial, discovery.advertised_max_streams).await
+        };
         Ok(Self {
             spec,
             dial,
             capabilities,
             info: discovery.info,
             advertised_max_streams: discovery.advertised_max_streams,
+            handler_capacity,
             embedded: Mutex::new(embedded),
             process,
         })

@@ -40,6 +40,7 @@ async fn generated_schedules_match_the_oracle_on_the_reference_server() {
             seed,
             time_budget: Duration::from_secs(40),
             max_rpcs: 10,
+            ..ExploreConfig::default()
         },
     )
     .await;
@@ -58,6 +59,9 @@ async fn finds(defect: Defect) -> (usize, String) {
             seed: 11,
             time_budget: Duration::from_secs(60),
             max_rpcs: 12,
+            // A counterexample of a stalling defect costs a bound per run:
+            // a short shrink still shows it.
+            shrink_budget: Duration::from_secs(15),
         },
     )
     .await;
