@@ -158,14 +158,24 @@ pub async fn run_scenario(
         finding = finding.evidence(format!("timeline: {dropped} further RPCs not drawn"));
     }
     if let Some(exit) = target.exited().await {
-        let line = format!("the server process died during this scenario: {exit}");
+        let ended = format!(
+            "the server process ended during this scenario ({})",
+            exit.status
+        );
+        let tail = exit.to_string();
         if finding.verdict == Verdict::Fail {
-            finding = finding.evidence(line);
+            // The violation stands; its reason says first that the process
+            // is gone, so that "N RPCs failed" is not read as the cause.
+            if let Some((_, reason)) = &mut finding.reason {
+                *reason = format!("{ended}: {reason}");
+            }
+            finding = finding.evidence(tail);
         } else {
-            let mut error = Finding::with(Verdict::Error, ReasonKind::Target, line);
+            let mut error = Finding::with(Verdict::Error, ReasonKind::Target, ended);
             error.evidence = finding.evidence;
+            error.figures = finding.figures;
             error.timeline = finding.timeline;
-            finding = error;
+            finding = error.evidence(tail);
         }
     }
     (finding, started.elapsed())
