@@ -58,6 +58,7 @@ impl Driver for FailingSibling {
 
         // The siblings and the failing call are open together.
         let sibling_count = ctx.open_together(params.siblings, 1, "sibling streams");
+        let siblings_sent = Instant::now();
         let (first_tx, mut first_rx) = tokio::sync::mpsc::unbounded_channel();
         let siblings: Vec<_> = (0..sibling_count)
             .map(|index| {
@@ -124,6 +125,14 @@ impl Driver for FailingSibling {
         };
 
         // The siblings must run on to the end.
+        // A sibling's handler works at least `responses` intervals from its
+        // request (sent after `siblings_sent`), and it had started before
+        // the failing call was sent (its first response had arrived). So
+        // while that work could not be done before the failing call was
+        // answered, the sibling was provably open during the failure,
+        // whenever the server flushed its responses.
+        let imposed = interval * u32::try_from(responses).unwrap_or(u32::MAX);
+        let open_during_failure = siblings_sent + imposed > failed_at;
         let mut completed = 0usize;
         let mut ended_after_failure = 0usize;
         for (index, sibling) in siblings.into_iter().enumerate() {
@@ -163,19 +172,30 @@ impl Driver for FailingSibling {
             Finding::fail(format!(
                 "a handler ending with an error status broke other RPCs or its connection: {first}"
             ))
-        } else if ended_after_failure == 0 {
-            // Every sibling had at least (responses - 1) paced intervals
-            // left when the failing call was sent, yet the failing call
-            // was answered only after all of them ended: its handler waited
-            // for theirs.
+        } else if !open_during_failure {
+            let took = failed_at - sent_at;
+            let left = interval * u32::try_from(responses - 1).unwrap_or(u32::MAX);
+            // Half of it: the last sibling's remaining work began when it
+            // sent its first response, a moment before the call was sent.
+            if took < left / 2 {
+                return Err(super::DriverError::target(format!(
+                    "inconclusive: the siblings' first responses took so long that their imposed work ({} ms) could not outlast the failing call; raise interval_ms (it is {} ms)",
+                    imposed.as_millis(),
+                    params.interval_ms
+                )));
+            }
+            // The failing call, due at once, took about the paced work each
+            // sibling still had when it was sent: its handler waited for
+            // theirs.
             Finding::fail(format!(
-                "the failing call was answered only after every sibling stream had ended ({} ms after it was sent, while each sibling still had at least {} ms of paced responses left): the server did not run its handler beside the open siblings",
-                (failed_at - sent_at).as_millis(),
-                interval.as_millis() * (responses as u128 - 1)
+                "the failing call, due at once, was answered {} ms after it was sent, as late as the {} ms of paced responses each open sibling still had (within half): the server did not run its handler beside the open siblings",
+                took.as_millis(),
+                left.as_millis()
             ))
         } else {
             Finding::pass().evidence(format!(
-                "{completed} sibling streams received all {responses} responses and ended OK; {ended_after_failure} of them ended after the failing call had ended (they were open during the failure)"
+                "{completed} sibling streams received all {responses} responses and ended OK; all were provably open during the failure (their imposed work, {responses} × {} ms from their requests, outlasted the failing call's answer) and {ended_after_failure} ended after it at the client",
+                interval.as_millis()
             ))
         };
         let mut finding = finding.evidence(failure_line);

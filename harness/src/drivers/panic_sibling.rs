@@ -69,9 +69,18 @@ impl Driver for PanicSibling {
         }
         for (index, tag) in tags.iter().enumerate() {
             if !wait_running(&mut control, tag, limit).await {
-                return Err(DriverError::target(format!(
-                    "sibling #{index} was not observed RUNNING within {} ms",
-                    limit.as_millis()
+                if index == 0 {
+                    return Err(DriverError::target(format!(
+                        "sibling #0 was not observed RUNNING within {} ms",
+                        limit.as_millis()
+                    )));
+                }
+                // The earlier siblings' handlers ran; this one's did not
+                // start beside them.
+                return Ok(Finding::fail(format!(
+                    "sibling #{index} was not observed RUNNING within {} ms while sibling(s) #0..#{} had been: the server did not run its handler beside theirs (before any panic)",
+                    limit.as_millis(),
+                    index - 1
                 )));
             }
         }
