@@ -4,6 +4,7 @@
 mod cli;
 mod explore;
 mod interrupt;
+mod not_grpc;
 mod refused_streams;
 mod scenario_files;
 mod server_cmd;
