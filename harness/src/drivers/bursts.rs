@@ -10,7 +10,9 @@ use serde::Deserialize;
 use tokio::sync::{Barrier, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 
-use super::{Ctx, Driver, DriverError, DriverResult, brief, probe_client, test_client, unary_request, within};
+use super::{
+    Ctx, Driver, DriverError, DriverResult, brief, probe_client, test_client, unary_request, within,
+};
 use crate::scenario::Capability;
 use crate::verdict::Finding;
 
@@ -40,13 +42,16 @@ impl Default for Params {
 }
 
 fn pattern(burst: usize, index: usize, size: usize) -> Vec<u8> {
-    (0..size).map(|i| ((i * 31 + index * 7 + burst) % 251) as u8).collect()
+    (0..size)
+        .map(|i| ((i * 31 + index * 7 + burst) % 251) as u8)
+        .collect()
 }
 
 impl Driver for Bursts {
     const NAME: &'static str = "bursts";
     const METHOD: &'static str = "Runs B bursts of N concurrent RPCs on one channel, each moving a payload larger than the default HTTP/2 window (64 KiB) both ways. With ProbeService each RPC is a Pipe stream: it sends its payload, receives the echo (checked byte for byte), then waits at a client-side barrier until every stream of the burst has its echo, and only then closes; so the whole burst is provably open together. Without ProbeService each RPC is a UnaryCall sending and asking for the payload size. Passes when every burst completes within its bound with every payload intact.";
-    const EVIDENCE: &'static str = "Bursts completed, per-burst wall time, the first stalled or corrupted RPC.";
+    const EVIDENCE: &'static str =
+        "Bursts completed, per-burst wall time, the first stalled or corrupted RPC.";
     type Params = Params;
 
     async fn run(ctx: Ctx, params: Arc<Params>) -> DriverResult {
@@ -54,7 +59,11 @@ impl Driver for Bursts {
         let has_probe = ctx.target().has(Capability::Probe);
         let limit = Duration::from_millis(params.burst_timeout_ms);
         // With ProbeService a burst's streams are held open together.
-        let rpcs = if has_probe { ctx.open_together(params.rpcs, 0, "streams of a burst") } else { params.rpcs };
+        let rpcs = if has_probe {
+            ctx.open_together(params.rpcs, 0, "streams of a burst")
+        } else {
+            params.rpcs
+        };
         let mut walls = Vec::new();
         for burst in 0..params.bursts {
             let started = Instant::now();
@@ -73,12 +82,28 @@ impl Driver for Bursts {
                             let body = pattern(burst, index, size);
                             let (requests, outbound) = mpsc::channel(1);
                             let _ = requests
-                                .send(PipeRequest { tag, scope: String::new(), producer: 0, seq: 0, payload: body.clone() })
+                                .send(PipeRequest {
+                                    tag,
+                                    scope: String::new(),
+                                    producer: 0,
+                                    seq: 0,
+                                    payload: body.clone(),
+                                })
                                 .await;
-                            let mut echoes = probe.pipe(ReceiverStream::new(outbound)).await.map_err(|s| brief(&s))?.into_inner();
-                            let echo = echoes.message().await.map_err(|s| brief(&s))?.ok_or("no echo")?;
+                            let mut echoes = probe
+                                .pipe(ReceiverStream::new(outbound))
+                                .await
+                                .map_err(|s| brief(&s))?
+                                .into_inner();
+                            let echo = echoes
+                                .message()
+                                .await
+                                .map_err(|s| brief(&s))?
+                                .ok_or("no echo")?;
                             if echo.echo.map(|e| e.payload) != Some(body) {
-                                return Err("the echoed payload differs from the one sent".to_owned());
+                                return Err(
+                                    "the echoed payload differs from the one sent".to_owned()
+                                );
                             }
                             barrier.wait().await;
                             drop(requests);
@@ -88,20 +113,32 @@ impl Driver for Bursts {
                             }
                         } else {
                             let mut test = test_client(handle);
-                            let reply = test.unary_call(unary_request(size, size)).await.map_err(|s| brief(&s))?;
+                            let reply = test
+                                .unary_call(unary_request(size, size))
+                                .await
+                                .map_err(|s| brief(&s))?;
                             let got = reply.into_inner().payload.map_or(0, |p| p.body.len());
-                            if got == size { Ok(()) } else { Err(format!("asked {size} bytes, got {got}")) }
+                            if got == size {
+                                Ok(())
+                            } else {
+                                Err(format!("asked {size} bytes, got {got}"))
+                            }
                         }
                     })
                     .await;
-                    let outcome = outcome.map_err(|stalled| stalled.to_string()).and_then(|inner| inner);
+                    let outcome = outcome
+                        .map_err(|stalled| stalled.to_string())
+                        .and_then(|inner| inner);
                     span.end(outcome.is_ok());
                     outcome
                 }));
             }
             let mut failures = Vec::new();
             for task in tasks {
-                if let Err(reason) = task.await.map_err(|join| DriverError::harness(format!("task failed: {join}")))? {
+                if let Err(reason) = task
+                    .await
+                    .map_err(|join| DriverError::harness(format!("task failed: {join}")))?
+                {
                     failures.push(reason);
                 }
             }

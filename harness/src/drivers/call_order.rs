@@ -24,20 +24,27 @@ pub struct Params {
 
 impl Default for Params {
     fn default() -> Self {
-        Self { step_timeout_ms: 3_000 }
+        Self {
+            step_timeout_ms: 3_000,
+        }
     }
 }
 
 impl Driver for CallOrder {
     const NAME: &'static str = "call-order";
     const METHOD: &'static str = "In tonic a streaming call returns only once the response headers arrive, and gRPC lets a server send its headers only with its first message (grpc-go and grpc-js do, for FullDuplexCall). A client that awaits the call before sending its first request then waits for the server, which waits for the request: a deadlock. Two FullDuplexCalls check that both legitimate orders complete: (a) the server waits for the first request: the client queues it before awaiting the call; (b) the client waits for the call to return: the call is awaited in its own task while the first request is sent. Each then reads its reply and ends. The self-test combines a server that sends headers only after the first request with the client defect that awaits the call before sending, and must deadlock.";
-    const EVIDENCE: &'static str = "For each order: whether the call returned, the reply arrived and the stream ended OK.";
+    const EVIDENCE: &'static str =
+        "For each order: whether the call returned, the reply arrived and the stream ended OK.";
     type Params = Params;
 
     async fn run(ctx: Ctx, params: Arc<Params>) -> DriverResult {
         let channel = ctx.channel()?;
         let limit = Duration::from_millis(params.step_timeout_ms);
-        let await_first = ctx.target().dial.client_defects.contains(&ClientDefect::AwaitCallBeforeSend);
+        let await_first = ctx
+            .target()
+            .dial
+            .client_defects
+            .contains(&ClientDefect::AwaitCallBeforeSend);
         let mut results = Vec::new();
         for send_first in [true, false] {
             let mut client = test_client(channel.handle());
@@ -49,13 +56,15 @@ impl Driver for CallOrder {
             let span = ctx.timeline().start(label);
             let outcome = async {
                 let (requests, outbound) = mpsc::channel(1);
-                let call = async move { client.full_duplex_call(ReceiverStream::new(outbound)).await };
+                let call =
+                    async move { client.full_duplex_call(ReceiverStream::new(outbound)).await };
                 let response = if send_first {
                     let _ = requests.send(output_request(&[7], Duration::ZERO)).await;
                     within(limit, "the call to return", call).await
                 } else if await_first {
                     // The defect: wait for the call, then send.
-                    let response = within(limit, "the call to return before any request", call).await;
+                    let response =
+                        within(limit, "the call to return before any request", call).await;
                     let _ = requests.send(output_request(&[7], Duration::ZERO)).await;
                     response
                 } else {
@@ -63,15 +72,30 @@ impl Driver for CallOrder {
                     let _ = requests.send(output_request(&[7], Duration::ZERO)).await;
                     within(limit, "the call to return", pending)
                         .await
-                        .map(|joined| joined.unwrap_or_else(|join| Err(tonic::Status::internal(join.to_string()))))
+                        .map(|joined| {
+                            joined.unwrap_or_else(|join| {
+                                Err(tonic::Status::internal(join.to_string()))
+                            })
+                        })
                 };
-                let mut replies = response.map_err(|s| s.to_string())?.map_err(|s| brief(&s))?.into_inner();
-                match within(limit, "the reply", replies.message()).await.map_err(|s| s.to_string())?.map_err(|s| brief(&s))? {
+                let mut replies = response
+                    .map_err(|s| s.to_string())?
+                    .map_err(|s| brief(&s))?
+                    .into_inner();
+                match within(limit, "the reply", replies.message())
+                    .await
+                    .map_err(|s| s.to_string())?
+                    .map_err(|s| brief(&s))?
+                {
                     Some(_) => {}
                     None => return Err("the stream ended without a reply".to_owned()),
                 }
                 drop(requests);
-                match within(limit, "the end", replies.message()).await.map_err(|s| s.to_string())?.map_err(|s| brief(&s))? {
+                match within(limit, "the end", replies.message())
+                    .await
+                    .map_err(|s| s.to_string())?
+                    .map_err(|s| brief(&s))?
+                {
                     None => Ok(()),
                     Some(_) => Err("an extra reply".to_owned()),
                 }
@@ -82,12 +106,17 @@ impl Driver for CallOrder {
         }
         let failed: Vec<String> = results
             .iter()
-            .filter_map(|(label, outcome)| outcome.as_ref().err().map(|why| format!("{label}: {why}")))
+            .filter_map(|(label, outcome)| {
+                outcome.as_ref().err().map(|why| format!("{label}: {why}"))
+            })
             .collect();
         Ok(if failed.is_empty() {
             Finding::pass().evidence("both orders completed: a request queued before the call, and a call awaited while the request was sent")
         } else {
-            Finding::fail(format!("a FullDuplexCall deadlocked or failed: {}", failed.join("; ")))
+            Finding::fail(format!(
+                "a FullDuplexCall deadlocked or failed: {}",
+                failed.join("; ")
+            ))
         })
     }
 }

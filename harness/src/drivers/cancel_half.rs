@@ -71,15 +71,27 @@ impl Driver for CancelHalf {
         let limit = Duration::from_secs(5);
         let mut span = ctx.timeline().start("Pipe (cancelled by its receive half)");
         let (cancel, cancelled) = tokio::sync::oneshot::channel();
-        let mut echoes = match within(limit, "Pipe", cancellable_pipe(channel.handle(), receive, cancelled)).await {
+        let mut echoes = match within(
+            limit,
+            "Pipe",
+            cancellable_pipe(channel.handle(), receive, cancelled),
+        )
+        .await
+        {
             Ok(Ok(response)) => response,
-            Ok(Err(status)) => return Ok(Finding::fail(format!("Pipe failed: {}", brief(&status)))),
+            Ok(Err(status)) => {
+                return Ok(Finding::fail(format!("Pipe failed: {}", brief(&status))));
+            }
             Err(stalled) => return Ok(Finding::fail(stalled.to_string())),
         };
         for _ in 0..params.read_before_cancel {
             match within(limit, "echo", echoes.message()).await {
                 Ok(Ok(Some(_))) => span.first_message(),
-                other => return Ok(Finding::fail(format!("the echoes stopped before the cancellation: {other:?}"))),
+                other => {
+                    return Ok(Finding::fail(format!(
+                        "the echoes stopped before the cancellation: {other:?}"
+                    )));
+                }
             }
         }
         let cancelled_at = Instant::now();
@@ -97,7 +109,9 @@ impl Driver for CancelHalf {
         let sender_latency = match sender_error {
             Ok(Ok(Some(at))) => Some(at.saturating_duration_since(cancelled_at)),
             Ok(Ok(None)) => None,
-            Ok(Err(join)) => return Err(DriverError::harness(format!("sender task failed: {join}"))),
+            Ok(Err(join)) => {
+                return Err(DriverError::harness(format!("sender task failed: {join}")));
+            }
             Err(_) => None,
         };
         let state = observed.as_ref().map(|o| o.state());
@@ -115,9 +129,10 @@ impl Driver for CancelHalf {
             )),
             (Some(_), Err(status)) => Finding::fail(format!("Observe failed: {}", brief(status))),
         };
-        let mut finding = finding
-            .figure("sent_before_cancel", sent as f64)
-            .figure("observed_within_ms", (observed_after.as_secs_f64() * 1000.0).round());
+        let mut finding = finding.figure("sent_before_cancel", sent as f64).figure(
+            "observed_within_ms",
+            (observed_after.as_secs_f64() * 1000.0).round(),
+        );
         if let Some(latency) = sender_latency {
             finding = finding.figure("sender_error_ms", (latency.as_secs_f64() * 1000.0).round());
         }
@@ -183,7 +198,8 @@ async fn cancellable_pipe(
         return Err(status);
     }
     let status_code = response.status();
-    let mut codec = tonic_prost::ProstCodec::<PipeRequest, conformance::proto::probe::PipeResponse>::default();
+    let mut codec =
+        tonic_prost::ProstCodec::<PipeRequest, conformance::proto::probe::PipeResponse>::default();
     Ok(tonic::Streaming::new_response(
         codec.decoder(),
         response.into_body(),

@@ -9,7 +9,9 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
-use super::{Ctx, Driver, DriverError, DriverResult, brief, output_request, quick_rpc, test_client, within};
+use super::{
+    Ctx, Driver, DriverError, DriverResult, brief, output_request, quick_rpc, test_client, within,
+};
 use crate::scenario::Capability;
 use crate::verdict::Finding;
 
@@ -54,15 +56,35 @@ impl Driver for CloneDrop {
             let mut client = test_client(channel.handle());
             let (requests, outbound) = mpsc::channel(2);
             let _ = requests.send(output_request(&[4], Duration::ZERO)).await;
-            let mut replies = match within(limit, "FullDuplexCall", client.full_duplex_call(ReceiverStream::new(outbound))).await {
+            let mut replies = match within(
+                limit,
+                "FullDuplexCall",
+                client.full_duplex_call(ReceiverStream::new(outbound)),
+            )
+            .await
+            {
                 Ok(Ok(response)) => response.into_inner(),
-                Ok(Err(status)) => return Ok(Finding::fail(format!("FullDuplexCall failed: {}", brief(&status)))),
+                Ok(Err(status)) => {
+                    return Ok(Finding::fail(format!(
+                        "FullDuplexCall failed: {}",
+                        brief(&status)
+                    )));
+                }
                 Err(stalled) => return Ok(Finding::fail(stalled.to_string())),
             };
-            if !matches!(within(limit, "reply", replies.message()).await, Ok(Ok(Some(_)))) {
-                return Ok(Finding::fail(format!("long stream #{index} did not answer")));
+            if !matches!(
+                within(limit, "reply", replies.message()).await,
+                Ok(Ok(Some(_)))
+            ) {
+                return Ok(Finding::fail(format!(
+                    "long stream #{index} did not answer"
+                )));
             }
-            long.push((requests, replies, ctx.timeline().start(format!("long stream #{index}"))));
+            long.push((
+                requests,
+                replies,
+                ctx.timeline().start(format!("long stream #{index}")),
+            ));
         }
         let mut tasks = Vec::new();
         for task in 0..params.tasks {
@@ -84,15 +106,24 @@ impl Driver for CloneDrop {
         let mut identities = BTreeSet::new();
         let mut failures = Vec::new();
         for task in tasks {
-            match task.await.map_err(|join| DriverError::harness(format!("task failed: {join}")))? {
+            match task
+                .await
+                .map_err(|join| DriverError::harness(format!("task failed: {join}")))?
+            {
                 Ok(ids) => identities.extend(ids),
                 Err(reason) => failures.push(reason),
             }
         }
         let mut broken_streams = 0;
         for (requests, mut replies, span) in long {
-            let alive = requests.send(output_request(&[4], Duration::ZERO)).await.is_ok()
-                && matches!(within(limit, "reply", replies.message()).await, Ok(Ok(Some(_))));
+            let alive = requests
+                .send(output_request(&[4], Duration::ZERO))
+                .await
+                .is_ok()
+                && matches!(
+                    within(limit, "reply", replies.message()).await,
+                    Ok(Ok(Some(_)))
+                );
             drop(requests);
             let ended = matches!(within(limit, "end", replies.message()).await, Ok(Ok(None)));
             span.end(alive && ended);
@@ -102,9 +133,15 @@ impl Driver for CloneDrop {
         }
         let opened = channel.connections_opened();
         let finding = if !failures.is_empty() {
-            Finding::fail(format!("{} tasks saw a failed RPC; first: {}", failures.len(), failures[0]))
+            Finding::fail(format!(
+                "{} tasks saw a failed RPC; first: {}",
+                failures.len(),
+                failures[0]
+            ))
         } else if broken_streams > 0 {
-            Finding::fail(format!("{broken_streams} long streams broke while handles were cloned and dropped"))
+            Finding::fail(format!(
+                "{broken_streams} long streams broke while handles were cloned and dropped"
+            ))
         } else if opened != 1 || identities.len() > 1 {
             Finding::fail(format!(
                 "cloning and dropping handles cost the shared connection: the client opened {opened} TCP connections and the server saw {} connection identities",

@@ -48,7 +48,11 @@ impl Driver for DuplexLarge {
         let mut client = test_client(channel.handle());
         let total = params.messages.max(1);
         let size = params.message_bytes;
-        let single_task = ctx.target().dial.client_defects.contains(&ClientDefect::SendAllThenRead);
+        let single_task = ctx
+            .target()
+            .dial
+            .client_defects
+            .contains(&ClientDefect::SendAllThenRead);
         let sent = Arc::new(AtomicUsize::new(0));
         let received = Arc::new(AtomicUsize::new(0));
         let all_sent = Arc::new(Notify::new());
@@ -73,7 +77,10 @@ impl Driver for DuplexLarge {
         let receiver = {
             let received = Arc::clone(&received);
             tokio::spawn(async move {
-                let mut replies = client.full_duplex_call(ReceiverStream::new(outbound)).await?.into_inner();
+                let mut replies = client
+                    .full_duplex_call(ReceiverStream::new(outbound))
+                    .await?
+                    .into_inner();
                 if single_task {
                     // The defect: read nothing until everything is sent.
                     all_sent.notified().await;
@@ -125,7 +132,9 @@ impl Driver for DuplexLarge {
             }
             Some(Ok(_)) => {
                 span.end(false);
-                Finding::fail(format!("the call ended OK after {received} of {total} responses"))
+                Finding::fail(format!(
+                    "the call ended OK after {received} of {total} responses"
+                ))
             }
             Some(Err(status)) => {
                 span.end(false);
@@ -136,7 +145,11 @@ impl Driver for DuplexLarge {
                 Finding::fail(format!(
                     "deadlock: no progress in either direction for {} ms, with {sent} of {total} requests sent and {received} responses received{}",
                     stall.as_millis(),
-                    if single_task { " (one task sending everything before reading)" } else { "" }
+                    if single_task {
+                        " (one task sending everything before reading)"
+                    } else {
+                        ""
+                    }
                 ))
             }
         };

@@ -47,7 +47,9 @@ impl Driver for DuplexRounds {
         if let Some(limit) = ctx.target().advertised_max_streams {
             let limit = limit as usize;
             if limit < streams {
-                notes.push(format!("sized down from {streams} to {limit} streams: the target advertises that limit"));
+                notes.push(format!(
+                    "sized down from {streams} to {limit} streams: the target advertises that limit"
+                ));
                 streams = limit;
             }
         }
@@ -63,30 +65,52 @@ impl Driver for DuplexRounds {
             tasks.push(tokio::spawn(async move {
                 let (requests, outbound) = mpsc::channel(2);
                 let size = index % 512 + 1;
-                if requests.send(output_request(&[size], Duration::ZERO)).await.is_err() {
+                if requests
+                    .send(output_request(&[size], Duration::ZERO))
+                    .await
+                    .is_err()
+                {
                     return Err((0, "request stream closed".to_owned()));
                 }
-                let mut replies = match within(limit, "FullDuplexCall", client.full_duplex_call(ReceiverStream::new(outbound))).await {
+                let mut replies = match within(
+                    limit,
+                    "FullDuplexCall",
+                    client.full_duplex_call(ReceiverStream::new(outbound)),
+                )
+                .await
+                {
                     Ok(Ok(response)) => response.into_inner(),
                     Ok(Err(status)) => return Err((0, brief(&status))),
                     Err(stalled) => return Err((0, stalled.to_string())),
                 };
                 for round in 0..rounds {
-                    if round > 0 && requests.send(output_request(&[size], Duration::ZERO)).await.is_err() {
+                    if round > 0
+                        && requests
+                            .send(output_request(&[size], Duration::ZERO))
+                            .await
+                            .is_err()
+                    {
                         return Err((round, "request stream closed".to_owned()));
                     }
                     match within(limit, "reply", replies.message()).await {
-                        Ok(Ok(Some(reply))) if reply.payload.as_ref().map_or(0, |p| p.body.len()) == size => {
+                        Ok(Ok(Some(reply)))
+                            if reply.payload.as_ref().map_or(0, |p| p.body.len()) == size =>
+                        {
                             span.first_message();
                         }
-                        Ok(Ok(Some(_))) => return Err((round, "a reply of the wrong size".to_owned())),
+                        Ok(Ok(Some(_))) => {
+                            return Err((round, "a reply of the wrong size".to_owned()));
+                        }
                         Ok(Ok(None)) => return Err((round, "the stream ended early".to_owned())),
                         Ok(Err(status)) => return Err((round, brief(&status))),
                         Err(stalled) => return Err((round, stalled.to_string())),
                     }
                     // Nobody starts the next round, or closes, before all
                     // streams have this round's reply.
-                    if within(limit, "the other streams", barrier.wait()).await.is_err() {
+                    if within(limit, "the other streams", barrier.wait())
+                        .await
+                        .is_err()
+                    {
                         return Err((round, "other streams did not get their reply".to_owned()));
                     }
                 }
@@ -94,7 +118,11 @@ impl Driver for DuplexRounds {
                 let end = within(limit, "end of stream", replies.message()).await;
                 let ok = matches!(end, Ok(Ok(None)));
                 span.end(ok);
-                if ok { Ok(()) } else { Err((rounds, format!("no clean end: {end:?}"))) }
+                if ok {
+                    Ok(())
+                } else {
+                    Err((rounds, format!("no clean end: {end:?}")))
+                }
             }));
         }
         let mut failures = Vec::new();
@@ -102,7 +130,9 @@ impl Driver for DuplexRounds {
             match task.await {
                 Ok(Ok(())) => {}
                 Ok(Err((round, reason))) => failures.push((index, round, reason)),
-                Err(join) => return Err(DriverError::harness(format!("stream task failed: {join}"))),
+                Err(join) => {
+                    return Err(DriverError::harness(format!("stream task failed: {join}")));
+                }
             }
         }
         let mut finding = if failures.is_empty() {
@@ -121,7 +151,10 @@ impl Driver for DuplexRounds {
             finding = finding.evidence(note);
         }
         Ok(finding
-            .evidence(format!("client opened {} TCP connection(s)", channel.connections_opened()))
+            .evidence(format!(
+                "client opened {} TCP connection(s)",
+                channel.connections_opened()
+            ))
             .figure("streams", streams as f64)
             .figure("stalled_streams", failures.len() as f64))
     }

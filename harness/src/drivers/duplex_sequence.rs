@@ -50,7 +50,12 @@ impl Driver for DuplexSequence {
         let sender = tokio::spawn(async move {
             for index in 0..total {
                 if index == total / 2 {
-                    let waited = within(reply_timeout, "a reply while the send half is open", reply_seen.wait_for(|n| *n > 0)).await;
+                    let waited = within(
+                        reply_timeout,
+                        "a reply while the send half is open",
+                        reply_seen.wait_for(|n| *n > 0),
+                    )
+                    .await;
                     if waited.is_err() {
                         return Err(format!(
                             "no reply arrived within {} ms while the send half was open after {index} requests",
@@ -66,10 +71,20 @@ impl Driver for DuplexSequence {
             Ok(total)
         });
 
-        let call = within(reply_timeout, "FullDuplexCall headers", test.full_duplex_call(ReceiverStream::new(outbound))).await;
+        let call = within(
+            reply_timeout,
+            "FullDuplexCall headers",
+            test.full_duplex_call(ReceiverStream::new(outbound)),
+        )
+        .await;
         let mut replies = match call {
             Ok(Ok(response)) => response.into_inner(),
-            Ok(Err(status)) => return Ok(Finding::fail(format!("FullDuplexCall failed: {}", brief(&status)))),
+            Ok(Err(status)) => {
+                return Ok(Finding::fail(format!(
+                    "FullDuplexCall failed: {}",
+                    brief(&status)
+                )));
+            }
             Err(stalled) => {
                 sender.abort();
                 return Ok(Finding::fail(stalled.to_string()));
@@ -109,7 +124,9 @@ impl Driver for DuplexSequence {
 
         let expected: Vec<usize> = (1..=total).collect();
         let finding = if let Some(problem) = problem {
-            Finding::fail(format!("concurrent send and receive on one stream broke: {problem}"))
+            Finding::fail(format!(
+                "concurrent send and receive on one stream broke: {problem}"
+            ))
         } else if sizes != expected {
             let first_bad = sizes
                 .iter()

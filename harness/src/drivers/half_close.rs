@@ -46,14 +46,28 @@ impl Driver for HalfClose {
         let sizes: Vec<usize> = (1..=params.responses.max(1)).collect();
         let (requests, outbound) = mpsc::channel(1);
         let _ = requests
-            .send(output_request(&sizes, Duration::from_millis(params.interval_ms)))
+            .send(output_request(
+                &sizes,
+                Duration::from_millis(params.interval_ms),
+            ))
             .await;
         let mut requests = Some(requests);
         let mut span = ctx.timeline().start("FullDuplexCall");
         let limit = Duration::from_secs(5);
-        let mut replies = match within(limit, "FullDuplexCall", client.full_duplex_call(ReceiverStream::new(outbound))).await {
+        let mut replies = match within(
+            limit,
+            "FullDuplexCall",
+            client.full_duplex_call(ReceiverStream::new(outbound)),
+        )
+        .await
+        {
             Ok(Ok(response)) => response.into_inner(),
-            Ok(Err(status)) => return Ok(Finding::fail(format!("FullDuplexCall failed: {}", brief(&status)))),
+            Ok(Err(status)) => {
+                return Ok(Finding::fail(format!(
+                    "FullDuplexCall failed: {}",
+                    brief(&status)
+                )));
+            }
             Err(stalled) => return Ok(Finding::fail(stalled.to_string())),
         };
         let mut got = Vec::new();

@@ -33,7 +33,8 @@ impl Default for Params {
 impl Driver for HalfDuplex {
     const NAME: &'static str = "half-duplex";
     const METHOD: &'static str = "Sends N requests on a HalfDuplexCall (request i asks for one response of 100+i bytes) and keeps the send half open for a quiet period while a receiver task records when each reply arrives. Then half-closes. Passes when no reply arrived before the half-close and the N replies came after it, in request order, with OK.";
-    const EVIDENCE: &'static str = "Replies seen before the half-close (must be none), replies after it and their order.";
+    const EVIDENCE: &'static str =
+        "Replies seen before the half-close (must be none), replies after it and their order.";
     type Params = Params;
 
     async fn run(ctx: Ctx, params: Arc<Params>) -> DriverResult {
@@ -42,7 +43,9 @@ impl Driver for HalfDuplex {
         let total = params.requests.max(1);
         let (requests, outbound) = mpsc::channel(total);
         for index in 0..total {
-            let _ = requests.send(output_request(&[100 + index], Duration::ZERO)).await;
+            let _ = requests
+                .send(output_request(&[100 + index], Duration::ZERO))
+                .await;
         }
         let mut span = ctx.timeline().start("HalfDuplexCall");
         let limit = Duration::from_secs(5);
@@ -68,9 +71,16 @@ impl Driver for HalfDuplex {
             Ok(Ok(Ok(arrivals))) => arrivals,
             Ok(Ok(Err(status))) => {
                 span.end(false);
-                return Ok(Finding::fail(format!("HalfDuplexCall failed: {}", brief(&status))));
+                return Ok(Finding::fail(format!(
+                    "HalfDuplexCall failed: {}",
+                    brief(&status)
+                )));
             }
-            Ok(Err(join)) => return Err(DriverError::harness(format!("receiver task failed: {join}"))),
+            Ok(Err(join)) => {
+                return Err(DriverError::harness(format!(
+                    "receiver task failed: {join}"
+                )));
+            }
             Err(stalled) => {
                 span.end(false);
                 return Ok(Finding::fail(stalled.to_string()));
@@ -79,7 +89,10 @@ impl Driver for HalfDuplex {
         if !arrivals.is_empty() {
             span.first_message();
         }
-        let early = arrivals.iter().filter(|(at, _)| *at < half_closed_at).count();
+        let early = arrivals
+            .iter()
+            .filter(|(at, _)| *at < half_closed_at)
+            .count();
         let sizes: Vec<usize> = arrivals.iter().map(|(_, size)| *size).collect();
         let expected: Vec<usize> = (0..total).map(|i| 100 + i).collect();
         span.end(early == 0 && sizes == expected);

@@ -10,7 +10,10 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
-use super::{Ctx, Driver, DriverError, DriverResult, brief, output_request, payload, test_client, unary_request, within};
+use super::{
+    Ctx, Driver, DriverError, DriverResult, brief, output_request, payload, test_client,
+    unary_request, within,
+};
 use crate::verdict::Finding;
 
 pub struct MixedKinds;
@@ -60,35 +63,53 @@ async fn one(
     kind: usize,
     index: usize,
     messages: usize,
-    mut client: conformance::proto::grpc_testing::test_service_client::TestServiceClient<crate::client::Channel>,
+    mut client: conformance::proto::grpc_testing::test_service_client::TestServiceClient<
+        crate::client::Channel,
+    >,
 ) -> Result<(), String> {
     let limit = Duration::from_secs(10);
     let size = 10 + index;
     let stalled = |s: super::Stalled| s.to_string();
     match kind {
         0 => {
-            let reply = within(limit, "UnaryCall", client.unary_call(unary_request(size, size)))
-                .await
-                .map_err(stalled)?
-                .map_err(|s| brief(&s))?;
+            let reply = within(
+                limit,
+                "UnaryCall",
+                client.unary_call(unary_request(size, size)),
+            )
+            .await
+            .map_err(stalled)?
+            .map_err(|s| brief(&s))?;
             let got = reply.into_inner().payload.map_or(0, |p| p.body.len());
-            (got == size).then_some(()).ok_or(format!("asked {size} bytes, got {got}"))
+            (got == size)
+                .then_some(())
+                .ok_or(format!("asked {size} bytes, got {got}"))
         }
         1 => {
             let sizes = vec![size; messages];
-            let mut stream = within(limit, "StreamingOutputCall", client.streaming_output_call(output_request(&sizes, Duration::from_millis(10))))
+            let mut stream = within(
+                limit,
+                "StreamingOutputCall",
+                client.streaming_output_call(output_request(&sizes, Duration::from_millis(10))),
+            )
+            .await
+            .map_err(stalled)?
+            .map_err(|s| brief(&s))?
+            .into_inner();
+            let mut count = 0;
+            while let Some(reply) = within(limit, "message", stream.message())
                 .await
                 .map_err(stalled)?
                 .map_err(|s| brief(&s))?
-                .into_inner();
-            let mut count = 0;
-            while let Some(reply) = within(limit, "message", stream.message()).await.map_err(stalled)?.map_err(|s| brief(&s))? {
+            {
                 if reply.payload.map_or(0, |p| p.body.len()) != size {
                     return Err("a response of the wrong size".into());
                 }
                 count += 1;
             }
-            (count == messages).then_some(()).ok_or(format!("{count} of {messages} responses"))
+            (count == messages)
+                .then_some(())
+                .ok_or(format!("{count} of {messages} responses"))
         }
         2 => {
             let requests: Vec<_> = (0..messages)
@@ -97,34 +118,56 @@ async fn one(
                     expect_compressed: None,
                 })
                 .collect();
-            let reply = within(limit, "StreamingInputCall", client.streaming_input_call(tokio_stream::iter(requests)))
-                .await
-                .map_err(stalled)?
-                .map_err(|s| brief(&s))?;
+            let reply = within(
+                limit,
+                "StreamingInputCall",
+                client.streaming_input_call(tokio_stream::iter(requests)),
+            )
+            .await
+            .map_err(stalled)?
+            .map_err(|s| brief(&s))?;
             let got = usize::try_from(reply.into_inner().aggregated_payload_size).unwrap_or(0);
-            (got == size * messages)
-                .then_some(())
-                .ok_or(format!("sent {} bytes, server counted {got}", size * messages))
+            (got == size * messages).then_some(()).ok_or(format!(
+                "sent {} bytes, server counted {got}",
+                size * messages
+            ))
         }
         _ => {
             let (requests, outbound) = mpsc::channel(2);
             let _ = requests.send(output_request(&[size], Duration::ZERO)).await;
-            let mut replies = within(limit, "FullDuplexCall", client.full_duplex_call(ReceiverStream::new(outbound)))
-                .await
-                .map_err(stalled)?
-                .map_err(|s| brief(&s))?
-                .into_inner();
+            let mut replies = within(
+                limit,
+                "FullDuplexCall",
+                client.full_duplex_call(ReceiverStream::new(outbound)),
+            )
+            .await
+            .map_err(stalled)?
+            .map_err(|s| brief(&s))?
+            .into_inner();
             for round in 0..messages {
-                if round > 0 && requests.send(output_request(&[size], Duration::ZERO)).await.is_err() {
+                if round > 0
+                    && requests
+                        .send(output_request(&[size], Duration::ZERO))
+                        .await
+                        .is_err()
+                {
                     return Err("request stream closed".into());
                 }
-                match within(limit, "ping-pong reply", replies.message()).await.map_err(stalled)?.map_err(|s| brief(&s))? {
+                match within(limit, "ping-pong reply", replies.message())
+                    .await
+                    .map_err(stalled)?
+                    .map_err(|s| brief(&s))?
+                {
                     Some(_) => {}
                     None => return Err(format!("the stream ended after {round} replies")),
                 }
             }
             drop(requests);
-            match within(limit, "end", replies.message()).await.map_err(stalled)?.map_err(|s| brief(&s))? {
+            match within(limit, "end", replies.message())
+                .await
+                .map_err(stalled)?
+                .map_err(|s| brief(&s))?
+            {
                 None => Ok(()),
                 Some(_) => Err("an extra reply".into()),
             }
@@ -159,7 +202,10 @@ impl Driver for MixedKinds {
         }
         let mut failures = Vec::new();
         for task in tasks {
-            if let Err(reason) = task.await.map_err(|join| DriverError::harness(format!("task failed: {join}")))? {
+            if let Err(reason) = task
+                .await
+                .map_err(|join| DriverError::harness(format!("task failed: {join}")))?
+            {
                 failures.push(reason);
             }
         }

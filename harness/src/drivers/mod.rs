@@ -105,9 +105,39 @@ const fn spec<D: Driver>() -> DriverSpec {
     }
 }
 
+// Declared here, not by the registry macro: rustfmt formats only the
+// modules it sees declared.
+mod blocking_capacity;
+mod bursts;
+mod call_order;
+mod cancel_half;
+mod cancel_sibling;
+mod clone_drop;
+mod deadline;
+mod duplex_large;
+mod duplex_rounds;
+mod duplex_sequence;
+mod echo_metadata;
+mod failing_sibling;
+mod graceful_shutdown;
+mod half_close;
+mod half_duplex;
+mod mixed_kinds;
+mod one_connection;
+mod panic_sibling;
+mod parallelism_factor;
+mod producers;
+mod rendezvous;
+mod scale_streams;
+mod services_mix;
+mod shared_use;
+mod slow_handler;
+mod stalled_reader;
+mod stream_limit;
+mod sustained_load;
+
 macro_rules! registry {
     ($($module:ident :: $driver:ident),* $(,)?) => {
-        $(mod $module;)*
         /// Every driver, by name.
         pub static DRIVERS: &[DriverSpec] = &[$(spec::<$module::$driver>()),*];
     };

@@ -62,14 +62,21 @@ impl Driver for OneConnection {
         let mut identities = BTreeSet::new();
         let mut failures = Vec::new();
         for task in tasks {
-            match task.await.map_err(|join| DriverError::harness(format!("task failed: {join}")))? {
+            match task
+                .await
+                .map_err(|join| DriverError::harness(format!("task failed: {join}")))?
+            {
                 Ok(ids) => identities.extend(ids),
                 Err(reason) => failures.push(reason),
             }
         }
         let opened = channel.connections_opened();
         let finding = if !failures.is_empty() {
-            Finding::fail(format!("{} tasks saw failed RPCs; first: {}", failures.len(), failures[0]))
+            Finding::fail(format!(
+                "{} tasks saw failed RPCs; first: {}",
+                failures.len(),
+                failures[0]
+            ))
         } else if opened != 1 {
             Finding::fail(format!(
                 "the channel opened {opened} TCP connections for {} concurrent tasks: its RPCs were not multiplexed on one connection",
@@ -85,7 +92,11 @@ impl Driver for OneConnection {
                 "{} RPCs from {} tasks rode one TCP connection{}",
                 params.tasks * params.rpcs_per_task,
                 params.tasks,
-                if has_probe { " (client count 1, server saw 1 connection identity)" } else { " (client count)" }
+                if has_probe {
+                    " (client count 1, server saw 1 connection identity)"
+                } else {
+                    " (client count)"
+                }
             ))
         };
         Ok(finding

@@ -77,12 +77,18 @@ impl Driver for ParallelismFactor {
             }
         }
         if let Some(first) = tally.first() {
-            return Ok(Finding::fail(format!("{} of {rpcs} RPCs failed; first: {first}", tally.len())));
+            return Ok(Finding::fail(format!(
+                "{} of {rpcs} RPCs failed; first: {first}",
+                tally.len()
+            )));
         }
         let work = interval * u32::try_from(sizes.len() * rpcs).unwrap_or(u32::MAX);
         let wall = last_end - sent;
         let factor = work.as_secs_f64() / wall.as_secs_f64().max(1e-6);
-        let threshold = params.min_factor.unwrap_or(1.0 + (effective as f64 - 1.0) / 4.0).max(1.0);
+        let threshold = params
+            .min_factor
+            .unwrap_or(1.0 + (effective as f64 - 1.0) / 4.0)
+            .max(1.0);
         let finding = if factor < threshold {
             Finding::fail(format!(
                 "parallelism factor {factor:.2} is below {threshold:.2} for {rpcs} concurrent RPCs (effective {effective}): their handlers ran (nearly) one after another"

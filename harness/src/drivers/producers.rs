@@ -76,7 +76,9 @@ impl Driver for Producers {
         let limit = Duration::from_secs(10);
         let mut echoes = match within(limit, "Pipe", probe.pipe(receive)).await {
             Ok(Ok(response)) => response.into_inner(),
-            Ok(Err(status)) => return Ok(Finding::fail(format!("Pipe failed: {}", brief(&status)))),
+            Ok(Err(status)) => {
+                return Ok(Finding::fail(format!("Pipe failed: {}", brief(&status))));
+            }
             Err(stalled) => return Ok(Finding::fail(stalled.to_string())),
         };
         let producer_count = params.producers.max(1) as usize;
@@ -105,28 +107,45 @@ impl Driver for Producers {
                     }
                     next[producer] = echo.seq + 1;
                     if echo.payload != body(echo.producer, echo.seq) {
-                        problems.push(format!("producer {producer} seq {}: payload corrupted", echo.seq));
+                        problems.push(format!(
+                            "producer {producer} seq {}: payload corrupted",
+                            echo.seq
+                        ));
                     }
                 }
                 Ok(Ok(None)) => break Ok(()),
                 Ok(Err(status)) => break Err(brief(&status)),
-                Err(stalled) => break Err(format!("{stalled}: the stream did not half-close after the last sender was dropped")),
+                Err(stalled) => {
+                    break Err(format!(
+                        "{stalled}: the stream did not half-close after the last sender was dropped"
+                    ));
+                }
             }
         };
         let mut all_sent = true;
         for producer in producers {
-            all_sent &= producer.await.map_err(|join| DriverError::harness(format!("producer failed: {join}")))?;
+            all_sent &= producer
+                .await
+                .map_err(|join| DriverError::harness(format!("producer failed: {join}")))?;
         }
         let mut control = probe_client(ctx.control()?);
-        let end_state = observe(&mut control, &tag, Duration::from_secs(3)).await.map(|o| o.state());
+        let end_state = observe(&mut control, &tag, Duration::from_secs(3))
+            .await
+            .map(|o| o.state());
         let expected = u64::from(params.producers.max(1)) * params.messages;
         span.end(ending.is_ok() && problems.is_empty() && total == expected);
         let finding = if let Err(reason) = ending {
             Finding::fail(format!("the stream broke after {total} echoes: {reason}"))
         } else if !problems.is_empty() {
-            Finding::fail(format!("{} problems; first: {}", problems.len(), problems[0]))
+            Finding::fail(format!(
+                "{} problems; first: {}",
+                problems.len(),
+                problems[0]
+            ))
         } else if total != expected || !all_sent {
-            Finding::fail(format!("{total} echoes for {expected} messages sent: messages were lost"))
+            Finding::fail(format!(
+                "{total} echoes for {expected} messages sent: messages were lost"
+            ))
         } else if end_state.as_ref().ok() != Some(&HandlerState::Finished) {
             Finding::fail(format!(
                 "the server did not see the half-close after the last sender: its handler is {end_state:?}"
@@ -137,6 +156,8 @@ impl Driver for Producers {
                 params.producers, params.messages
             ))
         };
-        Ok(finding.figure("echoes", total as f64).figure("expected", expected as f64))
+        Ok(finding
+            .figure("echoes", total as f64)
+            .figure("expected", expected as f64))
     }
 }

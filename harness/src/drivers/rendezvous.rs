@@ -87,7 +87,10 @@ impl Driver for Rendezvous {
                     released.push(response.arrival);
                 }
                 Ok(Err(status))
-                    if matches!(status.code(), tonic::Code::Aborted | tonic::Code::DeadlineExceeded) =>
+                    if matches!(
+                        status.code(),
+                        tonic::Code::Aborted | tonic::Code::DeadlineExceeded
+                    ) =>
                 {
                     aborted += 1;
                 }

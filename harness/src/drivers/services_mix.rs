@@ -12,7 +12,10 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
-use super::{Ctx, Driver, DriverError, DriverResult, brief, output_request, probe_client, test_client, unary_request, within};
+use super::{
+    Ctx, Driver, DriverError, DriverResult, brief, output_request, probe_client, test_client,
+    unary_request, within,
+};
 use crate::verdict::Finding;
 
 pub struct ServicesMix;
@@ -68,9 +71,15 @@ impl Driver for ServicesMix {
         let limit = Duration::from_secs(5);
         // The held-open streams and the barrier's parties must all fit the
         // advertised stream limit at once: each gets up to half of it.
-        let half = ctx.stream_limit().map_or(usize::MAX, |limit| (limit / 2).max(1));
+        let half = ctx
+            .stream_limit()
+            .map_or(usize::MAX, |limit| (limit / 2).max(1));
         let wanted_parties = usize::try_from(params.parties.max(1)).unwrap_or(usize::MAX);
-        let streams = ctx.open_together(params.streams, wanted_parties.min(half), "TestService streams held open");
+        let streams = ctx.open_together(
+            params.streams,
+            wanted_parties.min(half),
+            "TestService streams held open",
+        );
         let parties = ctx.open_together(wanted_parties, streams, "ProbeService barrier parties");
         let parties = u32::try_from(parties).unwrap_or(u32::MAX);
         let mut open = Vec::new();
@@ -80,12 +89,27 @@ impl Driver for ServicesMix {
             let span = ctx.timeline().start(format!("TestService stream #{index}"));
             // The first ping is queued before the call is awaited: servers
             // may send response headers only with their first message.
-            if requests.send(output_request(&[8], Duration::ZERO)).await.is_err() {
+            if requests
+                .send(output_request(&[8], Duration::ZERO))
+                .await
+                .is_err()
+            {
                 return Err(DriverError::harness("request stream closed"));
             }
-            let mut replies = match within(limit, "FullDuplexCall", client.full_duplex_call(ReceiverStream::new(outbound))).await {
+            let mut replies = match within(
+                limit,
+                "FullDuplexCall",
+                client.full_duplex_call(ReceiverStream::new(outbound)),
+            )
+            .await
+            {
                 Ok(Ok(response)) => response.into_inner(),
-                Ok(Err(status)) => return Ok(Finding::fail(format!("FullDuplexCall failed: {}", brief(&status)))),
+                Ok(Err(status)) => {
+                    return Ok(Finding::fail(format!(
+                        "FullDuplexCall failed: {}",
+                        brief(&status)
+                    )));
+                }
                 Err(stalled) => return Ok(Finding::fail(format!("stream #{index}: {stalled}"))),
             };
             match within(limit, "duplex reply", replies.message()).await {
@@ -105,7 +129,9 @@ impl Driver for ServicesMix {
         for index in 0..parties {
             let mut probe = probe_client(channel.handle());
             let group = group.clone();
-            let span = ctx.timeline().start(format!("ProbeService rendezvous #{index}"));
+            let span = ctx
+                .timeline()
+                .start(format!("ProbeService rendezvous #{index}"));
             probes.push(tokio::spawn(async move {
                 let request = RendezvousRequest {
                     group,
@@ -128,7 +154,8 @@ impl Driver for ServicesMix {
             let mut client = test_client(channel.handle());
             let span = ctx.timeline().start(format!("TestService unary #{index}"));
             unary.push(tokio::spawn(async move {
-                let outcome = within(limit, "UnaryCall", client.unary_call(unary_request(16, 0))).await;
+                let outcome =
+                    within(limit, "UnaryCall", client.unary_call(unary_request(16, 0))).await;
                 let ok = matches!(outcome, Ok(Ok(_)));
                 span.end(ok);
                 ok
@@ -136,13 +163,19 @@ impl Driver for ServicesMix {
         }
         let mut barrier_failures = Vec::new();
         for probe in probes {
-            if let Err(reason) = probe.await.map_err(|join| DriverError::harness(format!("task failed: {join}")))? {
+            if let Err(reason) = probe
+                .await
+                .map_err(|join| DriverError::harness(format!("task failed: {join}")))?
+            {
                 barrier_failures.push(reason);
             }
         }
         let mut unary_ok = 0;
         for call in unary {
-            if call.await.map_err(|join| DriverError::harness(format!("task failed: {join}")))? {
+            if call
+                .await
+                .map_err(|join| DriverError::harness(format!("task failed: {join}")))?
+            {
                 unary_ok += 1;
             }
         }
@@ -179,7 +212,10 @@ impl Driver for ServicesMix {
             ))
         };
         Ok(finding
-            .evidence(format!("client opened {} TCP connection(s)", channel.connections_opened()))
+            .evidence(format!(
+                "client opened {} TCP connection(s)",
+                channel.connections_opened()
+            ))
             .figure("parties", f64::from(parties))
             .figure("streams", streams as f64)
             .figure("unary_completed", unary_ok as f64))

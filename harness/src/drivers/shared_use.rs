@@ -8,7 +8,10 @@ use conformance::proto::grpc_testing::{StreamingInputCallRequest, StreamingOutpu
 use serde::Deserialize;
 use tonic::metadata::MetadataValue;
 
-use super::{Ctx, Driver, DriverError, DriverResult, brief, output_request, payload, test_client, unary_request, within};
+use super::{
+    Ctx, Driver, DriverError, DriverResult, brief, output_request, payload, test_client,
+    unary_request, within,
+};
 use crate::verdict::Finding;
 
 pub struct SharedUse;
@@ -40,7 +43,9 @@ fn identity(task: usize, index: usize, per_task: usize) -> usize {
 }
 
 async fn one_rpc(
-    mut client: conformance::proto::grpc_testing::test_service_client::TestServiceClient<crate::client::Channel>,
+    mut client: conformance::proto::grpc_testing::test_service_client::TestServiceClient<
+        crate::client::Channel,
+    >,
     id: usize,
     limit: Duration,
 ) -> Result<(), String> {
@@ -50,7 +55,9 @@ async fn one_rpc(
         0 => {
             let size = 1 + id % 4096;
             let mut request = tonic::Request::new(unary_request(size, 0));
-            request.metadata_mut().insert("x-grpc-test-echo-initial", header);
+            request
+                .metadata_mut()
+                .insert("x-grpc-test-echo-initial", header);
             let response = within(limit, "UnaryCall", client.unary_call(request))
                 .await
                 .map_err(|s| s.to_string())?
@@ -58,19 +65,27 @@ async fn one_rpc(
             let echoed = response.metadata().get("x-grpc-test-echo-initial").cloned();
             let got = response.into_inner().payload.map_or(0, |p| p.body.len());
             if got != size {
-                return Err(format!("UnaryCall {tag}: asked {size} bytes, got {got}: a reply of another request"));
+                return Err(format!(
+                    "UnaryCall {tag}: asked {size} bytes, got {got}: a reply of another request"
+                ));
             }
             if echoed.as_ref().and_then(|v| v.to_str().ok()) != Some(tag.as_str()) {
-                return Err(format!("UnaryCall {tag}: echoed metadata {echoed:?} belongs to another request"));
+                return Err(format!(
+                    "UnaryCall {tag}: echoed metadata {echoed:?} belongs to another request"
+                ));
             }
         }
         1 => {
             let sizes = [1 + id % 997, 2 + id % 991];
-            let mut stream = within(limit, "StreamingOutputCall", client.streaming_output_call(output_request(&sizes, Duration::ZERO)))
-                .await
-                .map_err(|s| s.to_string())?
-                .map_err(|status| format!("StreamingOutputCall {tag}: {}", brief(&status)))?
-                .into_inner();
+            let mut stream = within(
+                limit,
+                "StreamingOutputCall",
+                client.streaming_output_call(output_request(&sizes, Duration::ZERO)),
+            )
+            .await
+            .map_err(|s| s.to_string())?
+            .map_err(|status| format!("StreamingOutputCall {tag}: {}", brief(&status)))?
+            .into_inner();
             let mut got = Vec::new();
             loop {
                 let next = within(limit, "stream message", stream.message())
@@ -78,12 +93,16 @@ async fn one_rpc(
                     .map_err(|s| s.to_string())?
                     .map_err(|status| format!("StreamingOutputCall {tag}: {}", brief(&status)))?;
                 match next {
-                    Some(StreamingOutputCallResponse { payload }) => got.push(payload.map_or(0, |p| p.body.len())),
+                    Some(StreamingOutputCallResponse { payload }) => {
+                        got.push(payload.map_or(0, |p| p.body.len()))
+                    }
                     None => break,
                 }
             }
             if got != sizes {
-                return Err(format!("StreamingOutputCall {tag}: asked sizes {sizes:?}, got {got:?}"));
+                return Err(format!(
+                    "StreamingOutputCall {tag}: asked sizes {sizes:?}, got {got:?}"
+                ));
             }
         }
         _ => {
@@ -93,13 +112,20 @@ async fn one_rpc(
                 expect_compressed: None,
             });
             let total: usize = sizes.iter().sum();
-            let response = within(limit, "StreamingInputCall", client.streaming_input_call(tokio_stream::iter(requests)))
-                .await
-                .map_err(|s| s.to_string())?
-                .map_err(|status| format!("StreamingInputCall {tag}: {}", brief(&status)))?;
-            let got = usize::try_from(response.into_inner().aggregated_payload_size).unwrap_or(usize::MAX);
+            let response = within(
+                limit,
+                "StreamingInputCall",
+                client.streaming_input_call(tokio_stream::iter(requests)),
+            )
+            .await
+            .map_err(|s| s.to_string())?
+            .map_err(|status| format!("StreamingInputCall {tag}: {}", brief(&status)))?;
+            let got = usize::try_from(response.into_inner().aggregated_payload_size)
+                .unwrap_or(usize::MAX);
             if got != total {
-                return Err(format!("StreamingInputCall {tag}: sent {total} bytes, server counted {got}"));
+                return Err(format!(
+                    "StreamingInputCall {tag}: sent {total} bytes, server counted {got}"
+                ));
             }
         }
     }
@@ -136,7 +162,10 @@ impl Driver for SharedUse {
         }
         let mut errors = Vec::new();
         for task in tasks {
-            errors.extend(task.await.map_err(|join| DriverError::harness(format!("task failed: {join}")))?);
+            errors.extend(
+                task.await
+                    .map_err(|join| DriverError::harness(format!("task failed: {join}")))?,
+            );
         }
         let total = params.tasks * per_task;
         let finding = if errors.is_empty() {
@@ -156,7 +185,10 @@ impl Driver for SharedUse {
             finding
         };
         Ok(finding
-            .evidence(format!("client opened {} TCP connection(s)", channel.connections_opened()))
+            .evidence(format!(
+                "client opened {} TCP connection(s)",
+                channel.connections_opened()
+            ))
             .figure("rpcs", total as f64)
             .figure("failed", errors.len() as f64))
     }

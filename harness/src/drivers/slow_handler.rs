@@ -70,11 +70,17 @@ impl Driver for SlowHandler {
             let mut request = request;
             request.response_parameters[1].interval_us =
                 i32::try_from(hold.as_micros()).unwrap_or(i32::MAX);
-            let mut stream = within(Duration::from_secs(5), "StreamingOutputCall", test.streaming_output_call(request))
-                .await
-                .map_err(|stalled| DriverError::target(stalled.to_string()))?
-                .map_err(|status| DriverError::target(format!("StreamingOutputCall failed: {}", brief(&status))))?
-                .into_inner();
+            let mut stream = within(
+                Duration::from_secs(5),
+                "StreamingOutputCall",
+                test.streaming_output_call(request),
+            )
+            .await
+            .map_err(|stalled| DriverError::target(stalled.to_string()))?
+            .map_err(|status| {
+                DriverError::target(format!("StreamingOutputCall failed: {}", brief(&status)))
+            })?
+            .into_inner();
             match within(Duration::from_secs(5), "first response", stream.message()).await {
                 Ok(Ok(Some(_))) => {}
                 Err(stalled) => {
@@ -101,7 +107,12 @@ impl Driver for SlowHandler {
             let mut test = test_client(channel.handle());
             let span = ctx.timeline().start(format!("sibling #{index}"));
             siblings.push(tokio::spawn(async move {
-                let outcome = within(sibling_timeout, "sibling UnaryCall", test.unary_call(unary_request(64, 0))).await;
+                let outcome = within(
+                    sibling_timeout,
+                    "sibling UnaryCall",
+                    test.unary_call(unary_request(64, 0)),
+                )
+                .await;
                 let ok = matches!(outcome, Ok(Ok(_)));
                 span.end(ok);
                 match outcome {
@@ -130,9 +141,13 @@ impl Driver for SlowHandler {
             }
         } else if let Some(stream) = slow_stream.as_mut() {
             // Nothing may have arrived (the second response is far away).
-            within(Duration::from_millis(1), "second response", stream.message())
-                .await
-                .is_err()
+            within(
+                Duration::from_millis(1),
+                "second response",
+                stream.message(),
+            )
+            .await
+            .is_err()
         } else {
             false
         };
@@ -148,7 +163,11 @@ impl Driver for SlowHandler {
                 failures.len(),
                 params.siblings,
                 failures[0],
-                if first_missing { "; the held stream's own first response, due at once, did not arrive either: the server stalled while one handler waited" } else { "" }
+                if first_missing {
+                    "; the held stream's own first response, due at once, did not arrive either: the server stalled while one handler waited"
+                } else {
+                    ""
+                }
             ))
         } else if !still_open {
             Finding::fail(

@@ -72,16 +72,26 @@ impl Driver for StreamLimit {
         }
         let mut failures = Vec::new();
         for call in calls {
-            if let Err(reason) = call.await.map_err(|join| DriverError::harness(format!("task failed: {join}")))? {
+            if let Err(reason) = call
+                .await
+                .map_err(|join| DriverError::harness(format!("task failed: {join}")))?
+            {
                 failures.push(reason);
             }
         }
         let mut control = probe_client(ctx.control()?);
-        let gauge = within(Duration::from_secs(5), "Gauge", control.gauge(GaugeRequest { scope, reset_max: false }))
-            .await
-            .map_err(|stalled| DriverError::target(stalled.to_string()))?
-            .map_err(|status| DriverError::target(format!("Gauge failed: {}", brief(&status))))?
-            .into_inner();
+        let gauge = within(
+            Duration::from_secs(5),
+            "Gauge",
+            control.gauge(GaugeRequest {
+                scope,
+                reset_max: false,
+            }),
+        )
+        .await
+        .map_err(|stalled| DriverError::target(stalled.to_string()))?
+        .map_err(|status| DriverError::target(format!("Gauge failed: {}", brief(&status))))?
+        .into_inner();
         let finding = if !failures.is_empty() {
             Finding::fail(format!(
                 "{} of {issued} RPCs failed instead of queueing behind the advertised limit of {limit}; first: {}",

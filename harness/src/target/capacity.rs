@@ -65,7 +65,7 @@ type Held = (
 );
 
 enum Opened {
-    Answered(Held),
+    Answered(Box<Held>),
     Refused(String),
     Waiting(Box<dyn std::future::Future<Output = Result<Held, String>> + Send + Unpin>),
 }
@@ -90,7 +90,7 @@ async fn open(channel: crate::client::Channel) -> Opened {
     let mut answer: Box<dyn std::future::Future<Output = Result<Held, String>> + Send + Unpin> =
         Box::new(answer);
     match tokio::time::timeout(PONG_BOUND, &mut answer).await {
-        Ok(Ok(held)) => Opened::Answered(held),
+        Ok(Ok(held)) => Opened::Answered(Box::new(held)),
         Ok(Err(reason)) => Opened::Refused(reason),
         Err(_) => Opened::Waiting(answer),
     }
@@ -114,7 +114,7 @@ pub async fn measure(dial: &Dial, advertised: Option<u32>) -> Option<HandlerCapa
         }
         let channel = channels.last()?.handle();
         match open(channel).await {
-            Opened::Answered(stream) => held.push(stream),
+            Opened::Answered(stream) => held.push(*stream),
             Opened::Refused(reason) => {
                 return finish(held.len(), format!("was refused: {reason}"));
             }
