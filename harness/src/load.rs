@@ -19,8 +19,7 @@ use tonic::metadata::MetadataValue;
 use crate::drivers::{Stalled, brief, output_request, test_client, unary_request};
 use crate::timeline::{Label, MAX_SPANS, Span, Timeline};
 
-/// The metadata the interop servers echo back as a response header.
-pub const ECHO_INITIAL: &str = "x-grpc-test-echo-initial";
+pub use conformance::proto::ECHO_INITIAL;
 
 /// Records a worker allocates room for up front, at most.
 const PREALLOCATED_RPCS: usize = 16_384;

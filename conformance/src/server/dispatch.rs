@@ -31,8 +31,7 @@ use super::test_service::Interop;
 use crate::proto::grpc_testing::test_service_server::TestServiceServer;
 use crate::proto::probe::probe_service_server::ProbeServiceServer;
 
-pub(crate) const ECHO_INITIAL: &str = "x-grpc-test-echo-initial";
-pub(crate) const ECHO_TRAILING: &str = "x-grpc-test-echo-trailing-bin";
+pub(crate) use crate::proto::{ECHO_INITIAL, ECHO_TRAILING};
 
 /// The deadline a call arrived with (from `grpc-timeout`), in the request's
 /// extensions for handlers to see.

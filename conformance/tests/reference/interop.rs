@@ -8,6 +8,7 @@ use conformance::proto::grpc_testing::{
     EchoStatus, Empty, Payload, ResponseParameters, SimpleRequest, StreamingInputCallRequest,
     StreamingOutputCallRequest,
 };
+use conformance::proto::{ECHO_INITIAL, ECHO_TRAILING};
 use tokio_stream::StreamExt;
 use tonic::Code;
 use tonic::metadata::{BinaryMetadataValue, MetadataValue};
@@ -178,39 +179,26 @@ async fn custom_metadata() {
         payload: payload(271_828),
         ..Default::default()
     });
+    request.metadata_mut().insert(ECHO_INITIAL, initial.clone());
     request
         .metadata_mut()
-        .insert("x-grpc-test-echo-initial", initial.clone());
-    request
-        .metadata_mut()
-        .insert_bin("x-grpc-test-echo-trailing-bin", trailing.clone());
+        .insert_bin(ECHO_TRAILING, trailing.clone());
     // tonic folds unary trailers into the response metadata.
     let response = fixture.test().unary_call(request).await.expect("UnaryCall");
-    assert_eq!(
-        response.metadata().get("x-grpc-test-echo-initial"),
-        Some(&initial)
-    );
-    assert_eq!(
-        response.metadata().get_bin("x-grpc-test-echo-trailing-bin"),
-        Some(&trailing)
-    );
+    assert_eq!(response.metadata().get(ECHO_INITIAL), Some(&initial));
+    assert_eq!(response.metadata().get_bin(ECHO_TRAILING), Some(&trailing));
 
     let mut request = tonic::Request::new(tokio_stream::iter([output_request(&[314_159], 0)]));
+    request.metadata_mut().insert(ECHO_INITIAL, initial.clone());
     request
         .metadata_mut()
-        .insert("x-grpc-test-echo-initial", initial.clone());
-    request
-        .metadata_mut()
-        .insert_bin("x-grpc-test-echo-trailing-bin", trailing.clone());
+        .insert_bin(ECHO_TRAILING, trailing.clone());
     let response = fixture
         .test()
         .full_duplex_call(request)
         .await
         .expect("FullDuplexCall");
-    assert_eq!(
-        response.metadata().get("x-grpc-test-echo-initial"),
-        Some(&initial)
-    );
+    assert_eq!(response.metadata().get(ECHO_INITIAL), Some(&initial));
     let mut responses = response.into_inner();
     while responses.message().await.expect("response").is_some() {}
     let trailers = responses
@@ -218,10 +206,7 @@ async fn custom_metadata() {
         .await
         .expect("trailers")
         .expect("some trailers");
-    assert_eq!(
-        trailers.get_bin("x-grpc-test-echo-trailing-bin"),
-        Some(&trailing)
-    );
+    assert_eq!(trailers.get_bin(ECHO_TRAILING), Some(&trailing));
 }
 
 #[tokio::test]

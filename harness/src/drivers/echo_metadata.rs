@@ -16,8 +16,7 @@ use crate::verdict::Finding;
 
 pub struct EchoMetadata;
 
-const ECHO_INITIAL: &str = "x-grpc-test-echo-initial";
-const ECHO_TRAILING: &str = "x-grpc-test-echo-trailing-bin";
+use conformance::proto::{ECHO_INITIAL, ECHO_TRAILING};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -57,12 +57,15 @@ async fn one_rpc(
             let mut request = tonic::Request::new(unary_request(size, 0));
             request
                 .metadata_mut()
-                .insert("x-grpc-test-echo-initial", header);
+                .insert(conformance::proto::ECHO_INITIAL, header);
             let response = within(limit, "UnaryCall", client.unary_call(request))
                 .await
                 .map_err(|s| s.to_string())?
                 .map_err(|status| format!("UnaryCall {tag}: {}", brief(&status)))?;
-            let echoed = response.metadata().get("x-grpc-test-echo-initial").cloned();
+            let echoed = response
+                .metadata()
+                .get(conformance::proto::ECHO_INITIAL)
+                .cloned();
             let got = response.into_inner().payload.map_or(0, |p| p.body.len());
             if got != size {
                 return Err(format!(

@@ -81,13 +81,13 @@ fn tag<T>(request: &mut tonic::Request<T>, index: usize) {
     if let Ok(value) = MetadataValue::try_from(format!("rpc-{index}")) {
         request
             .metadata_mut()
-            .insert("x-grpc-test-echo-initial", value);
+            .insert(conformance::proto::ECHO_INITIAL, value);
     }
 }
 
 fn echo_of(metadata: &tonic::metadata::MetadataMap) -> Option<String> {
     metadata
-        .get("x-grpc-test-echo-initial")
+        .get(conformance::proto::ECHO_INITIAL)
         .and_then(|value| value.to_str().ok())
         .map(str::to_owned)
 }
