@@ -17,7 +17,7 @@ use crate::verdict::Finding;
 pub struct BlockingCapacity;
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// Numbers of thread-blocking handlers tried, in increasing order.
     pub levels: Vec<u32>,

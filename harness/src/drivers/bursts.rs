@@ -19,7 +19,7 @@ use crate::verdict::Finding;
 pub struct Bursts;
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Params {
     pub bursts: usize,
     /// Concurrent RPCs per burst.

@@ -16,7 +16,7 @@ use crate::verdict::Finding;
 pub struct CallOrder;
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// Bound on each step.
     pub step_timeout_ms: u64,

@@ -16,7 +16,7 @@ use crate::verdict::Finding;
 pub struct CancelHalf;
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// Echoes read before cancelling.
     pub read_before_cancel: u64,

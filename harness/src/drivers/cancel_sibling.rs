@@ -17,7 +17,7 @@ use crate::verdict::Finding;
 pub struct CancelSibling;
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// Upper bound of the cancelled holds (they are meant to be cancelled
     /// long before).

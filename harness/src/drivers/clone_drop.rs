@@ -18,7 +18,7 @@ use crate::verdict::Finding;
 pub struct CloneDrop;
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// Tasks cloning and dropping handles.
     pub tasks: usize,

@@ -18,7 +18,7 @@ use crate::verdict::Finding;
 pub struct DeadlinePropagation;
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// The deadline of the call that must end (ProbeService variant).
     pub deadline_ms: u64,

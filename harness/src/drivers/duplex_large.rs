@@ -17,7 +17,7 @@ use crate::verdict::Finding;
 pub struct DuplexLarge;
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// Requests (and responses) exchanged.
     pub messages: usize,

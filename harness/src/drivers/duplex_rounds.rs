@@ -15,7 +15,7 @@ use crate::verdict::Finding;
 pub struct DuplexRounds;
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// Streams open at once.
     pub streams: usize,

@@ -14,7 +14,7 @@ use crate::verdict::Finding;
 pub struct DuplexSequence;
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// Sequence-numbered requests sent.
     pub messages: usize,

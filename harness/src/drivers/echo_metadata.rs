@@ -19,7 +19,7 @@ pub struct EchoMetadata;
 use conformance::proto::{ECHO_INITIAL, ECHO_TRAILING};
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// Concurrent UnaryCalls.
     pub unary: usize,

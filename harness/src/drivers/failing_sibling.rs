@@ -17,7 +17,7 @@ use crate::verdict::Finding;
 pub struct FailingSibling;
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// Sibling StreamingOutputCalls in flight when the failure happens.
     pub siblings: usize,

@@ -20,7 +20,7 @@ use crate::verdict::Finding;
 pub struct GracefulShutdown;
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// RPCs in flight when the stop begins.
     pub in_flight: usize,

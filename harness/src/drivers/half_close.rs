@@ -14,7 +14,7 @@ use crate::verdict::Finding;
 pub struct HalfClose;
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// Responses the one request asks for.
     pub responses: usize,

@@ -14,7 +14,7 @@ use crate::verdict::Finding;
 pub struct HalfDuplex;
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Params {
     pub requests: usize,
     /// How long the client watches for a premature reply.

@@ -19,7 +19,7 @@ use crate::verdict::Finding;
 pub struct MixedKinds;
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// RPCs of each kind.
     pub per_kind: usize,

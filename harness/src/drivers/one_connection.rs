@@ -15,7 +15,7 @@ use crate::verdict::Finding;
 pub struct OneConnection;
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// Tasks, each with its own clone of the channel.
     pub tasks: usize,

@@ -18,7 +18,7 @@ use crate::verdict::Finding;
 pub struct PanicSibling;
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// Sibling handlers in flight when the panic happens.
     pub siblings: usize,

@@ -13,7 +13,7 @@ use crate::verdict::Finding;
 pub struct ParallelismFactor;
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// Concurrent RPCs.
     pub rpcs: usize,

@@ -15,7 +15,7 @@ use crate::verdict::Finding;
 pub struct Producers;
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Params {
     pub producers: u32,
     /// Messages per producer.

@@ -15,7 +15,7 @@ use crate::verdict::Finding;
 pub struct Rendezvous;
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// RPCs that must be in flight together.
     pub parties: u32,

@@ -18,7 +18,7 @@ use crate::verdict::Finding;
 pub struct ScaleStreams;
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// Streams held open together.
     pub streams: usize,

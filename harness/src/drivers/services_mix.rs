@@ -21,7 +21,7 @@ use crate::verdict::Finding;
 pub struct ServicesMix;
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// TestService FullDuplexCall streams held open throughout.
     pub streams: usize,

@@ -17,7 +17,7 @@ use crate::verdict::Finding;
 pub struct SharedUse;
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// Tasks sharing the channel.
     pub tasks: usize,

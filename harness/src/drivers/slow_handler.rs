@@ -17,7 +17,7 @@ use crate::verdict::Finding;
 pub struct SlowHandler;
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// Sibling RPCs issued while the slow one is held.
     pub siblings: usize,

@@ -24,7 +24,7 @@ use crate::verdict::Finding;
 pub struct StalledReader;
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// Streams stalled at once (see METHOD for why 2).
     pub stalled_streams: usize,

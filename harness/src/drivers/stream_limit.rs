@@ -14,7 +14,7 @@ use crate::verdict::Finding;
 pub struct StreamLimit;
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// How long each RPC stays in the handler.
     pub hold_ms: u64,

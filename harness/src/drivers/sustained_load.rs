@@ -15,7 +15,7 @@ use crate::verdict::Finding;
 pub struct SustainedLoad;
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// RPCs kept in flight.
     pub in_flight: usize,

@@ -108,3 +108,18 @@ fn an_expectation_that_matches_nothing_is_refused() {
         stderr(&output)
     );
 }
+
+#[test]
+fn a_partial_params_table_takes_the_driver_defaults() {
+    let text = r#"id = "stream.partial"
+area = "stream"
+title = "t"
+guarantee = "g"
+driver = "half-duplex"
+[params]
+requests = 3
+"#;
+    let dir = scenario_dir(&[("stream/partial.toml", text)]);
+    let output = run(&["list", "--scenarios", dir.path().to_str().expect("utf-8")]);
+    assert!(output.status.success(), "{}", stderr(&output));
+}
