@@ -77,6 +77,12 @@ impl Driver for CancelSibling {
             probe.hold(request).await
         });
         if !wait_running(&mut control, &dropped_tag, observe_wait).await {
+            if let Some(stalled) =
+                super::unanswered_while_held(&mut control, "the handler to cancel").await
+            {
+                dropped.abort();
+                return Ok(stalled);
+            }
             dropped.abort();
             return Err(DriverError::target(
                 "the handler to cancel was not observed RUNNING",

@@ -74,6 +74,7 @@ impl Driver for FailingSibling {
             .collect();
         drop(first_tx);
         let started = wait_signals(&mut first_rx, sibling_count, limit).await;
+        let firsts_took = siblings_sent.elapsed();
         if started < sibling_count {
             return Ok(Finding::fail(format!(
                 "only {started} of {sibling_count} sibling streams delivered a first response within {} ms (before any failure was triggered)",
@@ -177,6 +178,18 @@ impl Driver for FailingSibling {
             let left = interval * u32::try_from(responses - 1).unwrap_or(u32::MAX);
             // Half of it: the last sibling's remaining work began when it
             // sent its first response, a moment before the call was sent.
+            // Each first response is due one interval after its request;
+            // all of them taking half the siblings' intervals end to end
+            // means their handlers' waits ran one after another.
+            let serial = interval * u32::try_from(sibling_count).unwrap_or(u32::MAX);
+            if sibling_count > 1 && firsts_took >= serial / 2 {
+                return Ok(Finding::fail(format!(
+                    "the {sibling_count} sibling streams' first responses, each due {} ms after its request, took {} ms to arrive (their intervals end to end: {} ms): the server ran their handlers' waits one after another",
+                    interval.as_millis(),
+                    firsts_took.as_millis(),
+                    serial.as_millis()
+                )));
+            }
             if took < left / 2 {
                 return Err(super::DriverError::target(format!(
                     "inconclusive: the siblings' first responses took so long that their imposed work ({} ms) could not outlast the failing call; raise interval_ms (it is {} ms)",

@@ -70,6 +70,11 @@ impl Driver for PanicSibling {
         for (index, tag) in tags.iter().enumerate() {
             if !wait_running(&mut control, tag, limit).await {
                 if index == 0 {
+                    if let Some(stalled) =
+                        super::unanswered_while_held(&mut control, "sibling #0").await
+                    {
+                        return Ok(stalled);
+                    }
                     return Err(DriverError::target(format!(
                         "sibling #0 was not observed RUNNING within {} ms",
                         limit.as_millis()

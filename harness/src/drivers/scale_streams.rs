@@ -17,6 +17,9 @@ use crate::verdict::Finding;
 
 pub struct ScaleStreams;
 
+/// Most connections the streams are spread over under a low stream limit.
+const MAX_CHANNELS: usize = 64;
+
 #[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Params {
@@ -45,14 +48,25 @@ impl Driver for ScaleStreams {
     type Params = Params;
 
     async fn run(ctx: Ctx, params: Arc<Params>) -> DriverResult {
-        let streams = params.streams.max(1);
+        let mut streams = params.streams.max(1);
         let mut notes = Vec::new();
         let per_channel_limit = match ctx.target().advertised_max_streams {
             Some(limit) if (limit as usize) < streams => {
+                let limit = (limit as usize).max(1);
+                // More connections than this would test the server's
+                // accept path, not multiplexing: demanding more than a
+                // server advertises is not a conformance failure.
+                if streams.div_ceil(limit) > MAX_CHANNELS {
+                    ctx.note(format!(
+                        "sized down from {streams} to {} streams: the target advertises SETTINGS_MAX_CONCURRENT_STREAMS = {limit}, and the scenario spreads streams over at most {MAX_CHANNELS} connections",
+                        MAX_CHANNELS * limit
+                    ));
+                    streams = MAX_CHANNELS * limit;
+                }
                 notes.push(format!(
                     "the target advertises SETTINGS_MAX_CONCURRENT_STREAMS = {limit}, so {streams} streams cannot all be open on one connection: they are spread over several channels, each below the limit"
                 ));
-                (limit as usize).max(1)
+                limit
             }
             _ => streams,
         };

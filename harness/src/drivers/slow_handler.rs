@@ -52,12 +52,19 @@ impl Driver for SlowHandler {
         // Start the slow RPC and prove it is open.
         let mut slow_span = ctx.timeline().start("slow RPC (held open)");
         let mut first_missing = false;
+        let mut pending_call: Option<tokio::task::JoinHandle<_>> = None;
         let (slow_task, mut slow_stream) = if has_probe {
             let mut probe = probe_client(channel.handle());
             let request = hold_request(&tag, HoldMode::UntilCancelled, hold, "");
             let task = tokio::spawn(async move { probe.hold(request).await.map(|_| ()) });
             let mut observer = probe_client(ctx.control()?);
             if !wait_running(&mut observer, &tag, Duration::from_secs(5)).await {
+                if let Some(stalled) =
+                    super::unanswered_while_held(&mut observer, "the held handler").await
+                {
+                    task.abort();
+                    return Ok(stalled);
+                }
                 task.abort();
                 return Err(DriverError::target(
                     "the held handler was not observed RUNNING within 5 s",
@@ -70,33 +77,38 @@ impl Driver for SlowHandler {
             let mut request = request;
             request.response_parameters[1].interval_us =
                 i32::try_from(hold.as_micros()).unwrap_or(i32::MAX);
-            let mut stream = within(
-                Duration::from_secs(5),
-                "StreamingOutputCall",
-                test.streaming_output_call(request),
-            )
-            .await
-            .map_err(|stalled| DriverError::target(stalled.to_string()))?
-            .map_err(|status| {
-                DriverError::target(format!("StreamingOutputCall failed: {}", brief(&status)))
-            })?
-            .into_inner();
-            match within(Duration::from_secs(5), "first response", stream.message()).await {
-                Ok(Ok(Some(_))) => {}
+            // The call and its first response in a task of their own: a
+            // server that stalls even these keeps the stream open, and
+            // whether it still serves the siblings is the finding.
+            let mut call = tokio::spawn(async move {
+                let mut stream = test.streaming_output_call(request).await?.into_inner();
+                let first = stream.message().await?;
+                Ok::<_, tonic::Status>((stream, first))
+            });
+            let stream = match within(Duration::from_secs(5), "first response", &mut call).await {
+                Ok(Ok(Ok((stream, Some(_))))) => Some(stream),
                 Err(stalled) => {
-                    // The stream is open (no end), its handler waiting the
-                    // imposed interval; whether the server still serves the
-                    // siblings meanwhile is the finding.
-                    ctx.note(format!("the slow stream's first response did not arrive ({stalled}) although it was due at once"));
+                    ctx.note(format!(
+                        "the slow stream's first response did not arrive ({stalled}) although it was due at once"
+                    ));
                     first_missing = true;
+                    pending_call = Some(call);
+                    None
+                }
+                Ok(Ok(Err(status))) => {
+                    return Err(DriverError::target(format!(
+                        "StreamingOutputCall failed: {}",
+                        brief(&status)
+                    )));
                 }
                 other => {
                     return Err(DriverError::target(format!(
-                        "the slow stream's first response did not arrive: {other:?}"
+                        "the slow stream's first response did not arrive: {:?}",
+                        other.map(|joined| joined.map(|outcome| outcome.map(|(_, first)| first)))
                     )));
                 }
-            }
-            (None, Some(stream))
+            };
+            (None, stream)
         };
         slow_span.first_message();
 
@@ -139,6 +151,9 @@ impl Driver for SlowHandler {
                 Ok(observed) => observed.state() == HandlerState::Running,
                 Err(_) => false,
             }
+        } else if let Some(call) = &pending_call {
+            // Still waiting for its first response: open, not ended.
+            !call.is_finished()
         } else if let Some(stream) = slow_stream.as_mut() {
             // Nothing may have arrived (the second response is far away).
             within(
@@ -155,6 +170,9 @@ impl Driver for SlowHandler {
             task.abort();
         }
         drop(slow_stream);
+        if let Some(call) = pending_call {
+            call.abort();
+        }
         slow_span.end(still_open);
 
         let finding = if !failures.is_empty() {

@@ -118,13 +118,13 @@ pub async fn wait_running(
 ) -> bool {
     let give_up = tokio::time::Instant::now() + limit;
     while tokio::time::Instant::now() < give_up {
-        let observed = probe
-            .observe(ObserveRequest {
-                tag: tag.to_owned(),
-                wait_ms: 0,
-            })
-            .await;
-        if let Ok(observed) = observed
+        let request = ObserveRequest {
+            tag: tag.to_owned(),
+            wait_ms: 0,
+        };
+        // Each call bounded too: a stalled server stalls Observe as well.
+        let observed = tokio::time::timeout_at(give_up, probe.observe(request)).await;
+        if let Ok(Ok(observed)) = observed
             && observed.get_ref().state() == HandlerState::Running
         {
             return true;
@@ -132,6 +132,28 @@ pub async fn wait_running(
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     false
+}
+
+/// After a held handler was not seen RUNNING: when the server does not
+/// even answer an Observe on the control connection while `what` is in
+/// flight, that is the finding (one handler stalls other RPCs). None when
+/// Observe answers (the handler simply did not start).
+pub async fn unanswered_while_held(
+    probe: &mut ProbeServiceClient<Channel>,
+    what: &str,
+) -> Option<crate::verdict::Finding> {
+    const LIMIT: Duration = Duration::from_secs(1);
+    let request = ObserveRequest {
+        tag: String::new(),
+        wait_ms: 0,
+    };
+    match within(LIMIT, "Observe", probe.observe(request)).await {
+        Err(_) => Some(crate::verdict::Finding::fail(format!(
+            "while {what} was in flight, the server did not answer ProbeService.Observe on another connection within {} ms: one handler stalls other RPCs",
+            LIMIT.as_millis()
+        ))),
+        Ok(_) => None,
+    }
 }
 
 /// Observes a handler, waiting up to `wait` for it to settle.
