@@ -3,7 +3,20 @@
 // on @grpc/grpc-js, with the .proto files of ../../proto loaded at start-up by
 // @grpc/proto-loader (grpc-js's public code-generation path).
 //
-// Usage: node server.js PORT   (listens on 127.0.0.1:PORT, plaintext HTTP/2)
+// Usage: node server.js PORT [--defect NAME] [--test-only] [--max-concurrent-streams N]
+// (listens on 127.0.0.1:PORT, plaintext HTTP/2). Without flags: the faithful
+// default. The flags select the defect fixtures and limited configurations of
+// ../fixtures.toml (see ../README.md, "Defect fixtures"):
+//   --defect global-lock     every handler (both services, for the whole call)
+//                            runs behind one process-wide promise-chain mutex
+//   --defect blocking-wait   TestService's waits (interval_us of the response
+//                            parameters) block the event loop (Atomics.wait)
+//   --defect busy-wait       the same waits spin on the clock
+//   --defect read-all-first  FullDuplexCall reads every request until the
+//                            client half-closes before it sends any response
+//   --test-only              ProbeService is not registered
+//   --max-concurrent-streams N  server option 'grpc.max_concurrent_streams'
+// Anything else: the usage on stderr, exit 2.
 //
 // Logs go to stderr. SIGTERM/SIGINT: server.tryShutdown (refuse new RPCs, let
 // in-flight ones finish) bounded to 5 s, then forceShutdown, then exit 0.
@@ -22,6 +35,11 @@ const MAX_DURATION_MS = 120000;
 const GRACE_MS = 5000;
 const ECHO_INITIAL = 'x-grpc-test-echo-initial';
 const ECHO_TRAILING = 'x-grpc-test-echo-trailing-bin';
+const DEFECTS = ['global-lock', 'blocking-wait', 'busy-wait', 'read-all-first'];
+const USAGE = `usage: node server.js PORT [--defect ${DEFECTS.join('|')}] [--test-only] [--max-concurrent-streams N]`;
+
+// The variant the command line selects (see the usage at the top).
+const flags = { port: 0, defect: null, testOnly: false, maxConcurrentStreams: null };
 
 function log(...args) {
   console.error('grpc-js-server:', ...args);
@@ -111,11 +129,27 @@ function cancelledError() {
   return statusError(grpc.status.CANCELLED, 'call cancelled');
 }
 
+// How TestService waits interval_us: a timer (faithful), or under the
+// blocking-wait / busy-wait defects a wait that keeps the event loop's only
+// thread (no timer, I/O or other handler runs meanwhile; cancellation is only
+// seen afterwards).
+function testWait(call, ms) {
+  if (flags.defect === 'blocking-wait' || flags.defect === 'busy-wait') {
+    const capped = Math.min(ms, MAX_DURATION_MS);
+    if (capped > 0) {
+      if (flags.defect === 'blocking-wait') blockThread(capped);
+      else spin(capped);
+    }
+    return Promise.resolve(!call.cancelled);
+  }
+  return sleepUnlessCancelled(call, ms);
+}
+
 // StreamingOutputCall behaviour for one request: per entry, wait interval_us,
 // send size zero bytes. Returns the status error to end with, or null.
 async function streamOutput(call, req) {
   for (const rp of req.response_parameters || []) {
-    if (!(await sleepUnlessCancelled(call, (rp.interval_us || 0) / 1000))) return cancelledError();
+    if (!(await testWait(call, (rp.interval_us || 0) / 1000))) return cancelledError();
     let p;
     try {
       p = payload(rp.size || 0);
@@ -210,6 +244,8 @@ const testService = {
   },
 
   FullDuplexCall(call) {
+    // DEFECT read-all-first: nothing is sent before the client half-closes.
+    if (flags.defect === 'read-all-first') return testService.HalfDuplexCall(call);
     const trailer = echo(call);
     const next = reader(call);
     (async () => {
@@ -531,17 +567,135 @@ const probeService = {
 };
 
 // ---------------------------------------------------------------------------
+// DEFECT global-lock: one process-wide mutex, a chain of promises. Every
+// handler waits for the previous holder's call to end, then runs; it keeps the
+// lock until its own call is over (unary / client-streaming: its callback;
+// server-streaming / bidi: the stream finished; any: the call was cancelled).
+
+let lockTail = Promise.resolve();
+
+// Resolves to a release function once every earlier holder has released.
+function acquireGlobalLock() {
+  let release;
+  const released = new Promise((resolve) => { release = resolve; });
+  const turn = lockTail.then(() => {
+    let done = false;
+    return () => {
+      if (!done) {
+        done = true;
+        release();
+      }
+    };
+  });
+  lockTail = lockTail.then(() => released);
+  return turn;
+}
+
+// The handler `func` of a method, run behind the global lock.
+function locked(func, responseStream) {
+  return (call, callback) => {
+    acquireGlobalLock().then((release) => {
+      // A call cancelled while it queued has nobody to answer.
+      if (call.cancelled) return release();
+      call.once('cancelled', release);
+      if (responseStream) {
+        call.once('finish', release);
+        call.once('close', release);
+      }
+      const respond = responseStream ? undefined : (...args) => {
+        release();
+        callback(...args);
+      };
+      try {
+        func(call, respond);
+      } catch (err) {
+        // grpc-js answers a handler's synchronous throw with UNKNOWN; it runs
+        // after a lock wait here, out of grpc-js's reach, so answer the same.
+        release();
+        log(`handler threw: ${err.message}`);
+        if (respond) respond(statusError(grpc.status.UNKNOWN, 'Unknown error'));
+        else call.emit('error', statusError(grpc.status.UNKNOWN, 'Unknown error'));
+      }
+    });
+  };
+}
+
+function withGlobalLock(service, impl) {
+  const out = {};
+  for (const [name, method] of Object.entries(service)) {
+    const key = impl[method.originalName] ? method.originalName : name;
+    if (impl[key]) out[key] = locked(impl[key].bind(impl), method.responseStream);
+  }
+  return out;
+}
+
+function parseArgs(argv) {
+  const bad = (why) => {
+    console.error(`server.js: ${why}\n${USAGE}`);
+    process.exit(2);
+  };
+  const positive = (flag, value) => {
+    const n = /^[0-9]+$/.test(value) ? Number(value) : 0;
+    if (!(n >= 1 && n <= 2147483647)) bad(`${flag} needs a positive integer, got ${JSON.stringify(value)}`);
+    return n;
+  };
+  if (argv.length < 1) bad('missing PORT');
+  const port = /^[0-9]+$/.test(argv[0]) ? Number(argv[0]) : -1;
+  if (!(port >= 0 && port <= 65535)) bad(`bad PORT ${JSON.stringify(argv[0])}`);
+  flags.port = port;
+  const seen = new Set();
+  const rest = argv.slice(1);
+  while (rest.length > 0) {
+    const arg = rest.shift();
+    const eq = arg.indexOf('=');
+    const name = eq >= 0 ? arg.slice(0, eq) : arg;
+    let value = eq >= 0 ? arg.slice(eq + 1) : null;
+    if (seen.has(name)) bad(`${name} given twice`);
+    seen.add(name);
+    if (name === '--test-only' && value === null) {
+      flags.testOnly = true;
+      continue;
+    }
+    if (name !== '--defect' && name !== '--max-concurrent-streams') bad(`unknown argument ${JSON.stringify(arg)}`);
+    if (value === null) {
+      if (rest.length === 0) bad(`${name} needs a value`);
+      value = rest.shift();
+    }
+    if (name === '--defect') {
+      if (!DEFECTS.includes(value)) bad(`unknown defect ${JSON.stringify(value)} (this adapter has: ${DEFECTS.join(', ')})`);
+      flags.defect = value;
+    } else {
+      flags.maxConcurrentStreams = positive(name, value);
+    }
+  }
+}
+
+function describeFlags() {
+  const parts = [];
+  if (flags.defect) parts.push(`DEFECT ${flags.defect}`);
+  if (flags.testOnly) parts.push('TestService only');
+  if (flags.maxConcurrentStreams !== null) parts.push(`max_concurrent_streams ${flags.maxConcurrentStreams}`);
+  return parts.join(', ');
+}
 
 function main() {
-  const port = Number(process.argv[2]);
-  if (process.argv.length !== 3 || !Number.isInteger(port) || port < 0 || port > 65535) {
-    log('usage: node server.js PORT');
-    process.exit(2);
+  parseArgs(process.argv.slice(2));
+  const port = flags.port;
+  const variant = describeFlags();
+  if (variant) {
+    const info = probeService.Info;
+    probeService.Info = (call, callback) => info(call, (err, value) => callback(err, value && {
+      ...value, threading: `${value.threading} [${variant}]` }));
   }
   const proto = loadProtos();
-  const server = new grpc.Server();
-  server.addService(proto.grpc.testing.TestService.service, testService);
-  server.addService(proto.conformance.v1.ProbeService.service, probeService);
+  const options = {};
+  if (flags.maxConcurrentStreams !== null) options['grpc.max_concurrent_streams'] = flags.maxConcurrentStreams;
+  const server = new grpc.Server(options);
+  const services = [[proto.grpc.testing.TestService.service, testService]];
+  if (!flags.testOnly) services.push([proto.conformance.v1.ProbeService.service, probeService]);
+  for (const [service, impl] of services) {
+    server.addService(service, flags.defect === 'global-lock' ? withGlobalLock(service, impl) : impl);
+  }
 
   let stopping = false;
   const stop = (sig) => {
@@ -568,7 +722,7 @@ function main() {
       log('bind:', err.message);
       process.exit(1);
     }
-    log(`@grpc/grpc-js ${grpcJsVersion} listening on 127.0.0.1:${bound}`);
+    log(`@grpc/grpc-js ${grpcJsVersion} listening on 127.0.0.1:${bound} (${variant || 'faithful default'})`);
   });
 }
 

@@ -1,7 +1,20 @@
 """grpcio target adapter: grpc.testing.TestService and conformance.v1.ProbeService
 on grpcio's synchronous server (C-core), grpc.server(ThreadPoolExecutor(16)).
 
-Usage: run.sh PORT  (listens on 127.0.0.1:PORT, plaintext HTTP/2; logs to stderr)
+Usage: run.sh PORT [--defect global-lock|read-all-first] [--test-only]
+                   [--max-concurrent-streams N] [--pool N]
+(listens on 127.0.0.1:PORT, plaintext HTTP/2; logs to stderr). Without flags:
+the faithful default, a pool of 16 threads (MAX_WORKERS). The flags select the
+defect fixtures and limited configurations of targets/fixtures.toml:
+
+  --defect global-lock      every handler (both services, for the whole call,
+                            streaming responses included) runs behind one
+                            process-wide threading.Lock
+  --defect read-all-first   FullDuplexCall reads every request until the client
+                            half-closes before it sends any response
+  --test-only               ProbeService is not registered
+  --max-concurrent-streams N  channel option grpc.max_concurrent_streams = N
+  --pool N                  ThreadPoolExecutor(max_workers=N) instead of 16
 
 Threading: every handler runs on one of 16 pool threads and blocks it while it
 waits (SLEEP, UNTIL_CANCELLED and Rendezvous wait on a condition, which also
@@ -34,10 +47,12 @@ from concurrent import futures  # noqa: E402
 
 import grpc  # noqa: E402
 
+import fixture_flags  # noqa: E402  (targets/python/, on PYTHONPATH via run.sh)
 from conformance_stubs.conformance_v1 import probe_pb2, probe_pb2_grpc  # noqa: E402
 from conformance_stubs.grpc_testing import empty_pb2, messages_pb2, test_pb2_grpc  # noqa: E402
 
-MAX_WORKERS = 16
+MAX_WORKERS = 16  # the default pool size (--pool N overrides it)
+DEFECTS = ("global-lock", "read-all-first")
 MAX_DURATION_S = 120.0  # cap of every hold/wait, as in the reference server
 GRACE_S = 5.0
 ECHO_INITIAL = "x-grpc-test-echo-initial"
@@ -128,6 +143,9 @@ def respond(context, done, request):
 
 
 class TestService(test_pb2_grpc.TestServiceServicer):
+    def __init__(self, read_all_first=False):
+        self.read_all_first = read_all_first
+
     def EmptyCall(self, request, context):
         echo_metadata(context, streaming=False)
         return empty_pb2.Empty()
@@ -153,6 +171,12 @@ class TestService(test_pb2_grpc.TestServiceServicer):
     def FullDuplexCall(self, request_iterator, context):
         echo_metadata(context, streaming=True)
         done = CallDone(context)
+        if self.read_all_first:
+            # DEFECT read-all-first: nothing is sent before the client half-closes.
+            requests = list(request_iterator)
+            for request in requests:
+                yield from respond(context, done, request)
+            return
         for request in request_iterator:  # blocks this thread until the next request
             yield from respond(context, done, request)
 
@@ -294,8 +318,71 @@ class Barriers:
             return barrier["arrived"] if barrier else 0
 
 
-class ProbeService(probe_pb2_grpc.ProbeServiceServicer):
+class GlobalLock(grpc.ServerInterceptor):
+    """DEFECT global-lock: every handler of the server runs behind one
+    process-wide lock, from its start until its RPC is over (for a streaming
+    response: until the response generator is exhausted or closed, or the RPC
+    terminates, whichever comes first)."""
+
     def __init__(self):
+        self.lock = threading.Lock()
+
+    def _guard(self, context):
+        """Acquires the lock; returns a release-once function, also run when
+        the RPC terminates (a cancelled stream whose generator grpcio stops
+        iterating must not keep the lock)."""
+        self.lock.acquire()
+        released = [False]
+        guard = threading.Lock()
+
+        def release():
+            with guard:
+                if not released[0]:
+                    released[0] = True
+                    self.lock.release()
+
+        if not context.add_callback(release):
+            release()  # the RPC already terminated: nothing to run for
+            return None
+        return release
+
+    def _unary(self, behaviour):
+        def run(request, context):
+            release = self._guard(context)
+            try:
+                return behaviour(request, context)
+            finally:
+                if release is not None:
+                    release()
+        return run
+
+    def _streaming(self, behaviour):
+        def run(request, context):
+            release = self._guard(context)
+            try:
+                yield from behaviour(request, context)
+            finally:
+                if release is not None:
+                    release()
+        return run
+
+    def intercept_service(self, continuation, handler_call_details):
+        handler = continuation(handler_call_details)
+        if handler is None:
+            return None
+        if handler.unary_unary is not None:
+            return handler._replace(unary_unary=self._unary(handler.unary_unary))
+        if handler.stream_unary is not None:
+            return handler._replace(stream_unary=self._unary(handler.stream_unary))
+        if handler.unary_stream is not None:
+            return handler._replace(unary_stream=self._streaming(handler.unary_stream))
+        return handler._replace(stream_stream=self._streaming(handler.stream_stream))
+
+
+class ProbeService(probe_pb2_grpc.ProbeServiceServicer):
+    def __init__(self, workers=MAX_WORKERS, variant=""):
+        self.workers = workers
+        self.variant = variant
         self.gauges = Gauges()
         self.outcomes = Outcomes()
         self.barriers = Barriers()
@@ -303,8 +390,9 @@ class ProbeService(probe_pb2_grpc.ProbeServiceServicer):
     def Info(self, request, context):
         return probe_pb2.InfoResponse(
             implementation="grpcio", version=grpc.__version__, unsafe_holds_enabled=True,
-            handler_threads=MAX_WORKERS,
-            threading=f"sync grpc.server, ThreadPoolExecutor(max_workers={MAX_WORKERS})")
+            handler_threads=self.workers,
+            threading=f"sync grpc.server, ThreadPoolExecutor(max_workers={self.workers})"
+                      + (f" [{self.variant}]" if self.variant else ""))
 
     def Rendezvous(self, request, context):
         if request.parties == 0:
@@ -395,14 +483,20 @@ class ProbeService(probe_pb2_grpc.ProbeServiceServicer):
 def main():
     logging.basicConfig(stream=sys.stderr, level=logging.INFO,
                         format="%(asctime)s grpcio-target %(levelname)s %(message)s")
-    if len(sys.argv) != 2:
-        print("usage: server.py PORT", file=sys.stderr)
-        return 2
-    port = int(sys.argv[1])
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=MAX_WORKERS),
-                         options=[("grpc.so_reuseport", 0)])
-    test_pb2_grpc.add_TestServiceServicer_to_server(TestService(), server)
-    probe_pb2_grpc.add_ProbeServiceServicer_to_server(ProbeService(), server)
+    flags = fixture_flags.parse(sys.argv[1:], prog="server.py", defects=DEFECTS, pool=True)
+    port = flags.port
+    workers = flags.pool or MAX_WORKERS
+    options = [("grpc.so_reuseport", 0)]
+    if flags.max_concurrent_streams is not None:
+        options.append(("grpc.max_concurrent_streams", flags.max_concurrent_streams))
+    interceptors = [GlobalLock()] if flags.defect == "global-lock" else []
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers),
+                         interceptors=interceptors, options=options)
+    test_pb2_grpc.add_TestServiceServicer_to_server(
+        TestService(read_all_first=flags.defect == "read-all-first"), server)
+    variant = fixture_flags.describe(flags)
+    if not flags.test_only:
+        probe_pb2_grpc.add_ProbeServiceServicer_to_server(ProbeService(workers, variant), server)
     address = f"127.0.0.1:{port}"
     try:
         bound = server.add_insecure_port(address)
@@ -413,8 +507,8 @@ def main():
         log.error("cannot listen on %s", address)
         return 1
     server.start()
-    log.info("grpcio %s serving on %s (sync, %d worker threads)", grpc.__version__, address,
-             MAX_WORKERS)
+    log.info("grpcio %s serving on %s (sync, %d worker threads; %s)", grpc.__version__, address,
+             workers, variant or "faithful default")
 
     received = signal.sigwait(STOP_SIGNALS)
     log.info("%s: stopping (grace %.0f s)", signal.Signals(received).name, GRACE_S)

@@ -1,11 +1,14 @@
 #!/bin/sh
 # Starts the grpclib target in the foreground on 127.0.0.1:$1 (logs to stderr).
+# Further arguments select a fixture variant (server.py's docstring lists them:
+# --defect global-lock|blocking-wait|busy-wait|read-all-first, --test-only);
+# they are passed through unchanged.
 set -eu
 here="$(cd "$(dirname "$0")" && pwd)"
-if [ "$#" -ne 1 ]; then
-    echo "usage: $0 PORT" >&2
+if [ "$#" -lt 1 ]; then
+    echo "usage: $0 PORT [--defect NAME] [--test-only]" >&2
     exit 2
 fi
-export PYTHONPATH="$here/gen"
+export PYTHONPATH="$here/gen:$here/../python"
 export PYTHONUNBUFFERED=1
-exec "$here/../python/.venv/bin/python" "$here/server.py" "$1"
+exec "$here/../python/.venv/bin/python" "$here/server.py" "$@"

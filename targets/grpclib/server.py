@@ -1,7 +1,25 @@
 """grpclib target adapter: grpc.testing.TestService and conformance.v1.ProbeService
 on grpclib (pure-Python HTTP/2 + asyncio), with stubs from grpclib's own plugin.
 
-Usage: run.sh PORT  (listens on 127.0.0.1:PORT, plaintext HTTP/2; logs to stderr)
+Usage: run.sh PORT [--defect global-lock|blocking-wait|busy-wait|read-all-first]
+                   [--test-only]
+(listens on 127.0.0.1:PORT, plaintext HTTP/2; logs to stderr). Without flags:
+the faithful default. The flags select the defect fixtures of
+targets/fixtures.toml:
+
+  --defect global-lock      every handler (both services, for the whole call)
+                            runs behind one process-wide asyncio.Lock
+  --defect blocking-wait    TestService's waits (interval_us of the response
+                            parameters) are time.sleep on the event loop
+  --defect busy-wait        the same waits spin on the clock
+  --defect read-all-first   FullDuplexCall reads every request until the client
+                            half-closes before it sends any response
+  --test-only               ProbeService is not registered
+
+There is no --max-concurrent-streams: grpclib's public configuration
+(grpclib.config.Configuration, and the h2 H2Configuration its Server builds
+itself) has no setting for SETTINGS_MAX_CONCURRENT_STREAMS; every connection
+advertises h2's default of 100.
 
 Threading: one asyncio event loop on one thread runs every handler as a task.
 SLEEP and UNTIL_CANCELLED are asyncio.sleep; BLOCK_THREAD is time.sleep and SPIN
@@ -30,6 +48,7 @@ from grpclib.exceptions import GRPCError
 from grpclib.server import Server
 from multidict import MultiDict
 
+import fixture_flags  # targets/python/, on PYTHONPATH via run.sh
 from conformance_stubs.conformance_v1 import probe_grpc, probe_pb2
 from conformance_stubs.grpc_testing import empty_pb2, messages_pb2, test_grpc
 
@@ -37,6 +56,7 @@ GRPCLIB_VERSION = version("grpclib")
 MAX_DURATION_S = 120.0  # cap of every hold/wait, as in the reference server
 GRACE_S = 5.0
 OBSERVE_POLL_S = 0.002
+DEFECTS = ("global-lock", "blocking-wait", "busy-wait", "read-all-first")
 ECHO_INITIAL = "x-grpc-test-echo-initial"
 ECHO_TRAILING = "x-grpc-test-echo-trailing-bin"
 
@@ -96,11 +116,31 @@ def payload(size):
     return messages_pb2.Payload(type=messages_pb2.COMPRESSABLE, body=bytes(size))
 
 
+async def async_wait(seconds):
+    await asyncio.sleep(seconds)
+
+
+async def blocking_wait(seconds):
+    """DEFECT blocking-wait: blocks the event loop's thread (every RPC stalls)."""
+    time.sleep(min(seconds, MAX_DURATION_S))
+
+
+async def busy_wait(seconds):
+    """DEFECT busy-wait: spins on the clock on the event loop's thread."""
+    until = time.monotonic() + min(seconds, MAX_DURATION_S)
+    while time.monotonic() < until:
+        pass
+
+
+# How TestService waits interval_us (the faithful asyncio.sleep unless a defect).
+test_wait = async_wait
+
+
 async def respond(stream, request):
     """The StreamingOutputCall behaviour for one request, without the ending."""
     for parameters in request.response_parameters:
         if parameters.interval_us > 0:
-            await asyncio.sleep(parameters.interval_us / 1e6)
+            await test_wait(parameters.interval_us / 1e6)
         await stream.send_message(
             messages_pb2.StreamingOutputCallResponse(payload=payload(parameters.size)))
 
@@ -110,6 +150,9 @@ def requested_status(request):
 
 
 class TestService(test_grpc.TestServiceBase):
+    def __init__(self, read_all_first=False):
+        self.read_all_first = read_all_first
+
     async def EmptyCall(self, stream):
         echo = Echo(stream)
         await stream.recv_message()
@@ -148,6 +191,10 @@ class TestService(test_grpc.TestServiceBase):
         await echo.end(stream)
 
     async def FullDuplexCall(self, stream):
+        if self.read_all_first:
+            # DEFECT read-all-first: nothing is sent before the client half-closes.
+            await self.HalfDuplexCall(stream)
+            return
         echo = Echo(stream)
         await echo.start(stream, streaming=True)
         last_status = None
@@ -293,8 +340,28 @@ class Barriers:
         return barrier.arrived if barrier else 0
 
 
+class GlobalLock:
+    """DEFECT global-lock: serves `servable`'s methods, each behind one lock
+    shared by every handler of the process, for the handler's whole run."""
+
+    def __init__(self, servable, lock):
+        self._servable = servable
+        self._lock = lock
+
+    def __mapping__(self):
+        def locked(func):
+            async def run(stream):
+                async with self._lock:
+                    await func(stream)
+            return run
+
+        return {path: handler._replace(func=locked(handler.func))
+                for path, handler in self._servable.__mapping__().items()}
+
+
 class ProbeService(probe_grpc.ProbeServiceBase):
-    def __init__(self):
+    def __init__(self, variant=""):
+        self.variant = variant
         self.gauges = Gauges()
         self.outcomes = Outcomes()
         self.barriers = Barriers()
@@ -305,7 +372,8 @@ class ProbeService(probe_grpc.ProbeServiceBase):
             implementation="grpclib", version=GRPCLIB_VERSION, unsafe_holds_enabled=True,
             handler_threads=1,
             threading="single asyncio event loop (one thread), one task per RPC; "
-                      "BLOCK_THREAD/SPIN block the loop and every RPC"))
+                      "BLOCK_THREAD/SPIN block the loop and every RPC"
+                      + (f" [{self.variant}]" if self.variant else "")))
 
     async def Rendezvous(self, stream):
         request = await stream.recv_message()
@@ -395,14 +463,25 @@ class ProbeService(probe_grpc.ProbeServiceBase):
                 leave()
 
 
-async def serve(port):
-    server = Server([TestService(), ProbeService()])
+async def serve(flags):
+    global test_wait
+    port = flags.port
+    variant = fixture_flags.describe(flags)
+    test_wait = {"blocking-wait": blocking_wait, "busy-wait": busy_wait}.get(flags.defect, async_wait)
+    services = [TestService(read_all_first=flags.defect == "read-all-first")]
+    if not flags.test_only:
+        services.append(ProbeService(variant))
+    if flags.defect == "global-lock":
+        lock = asyncio.Lock()
+        services = [GlobalLock(service, lock) for service in services]
+    server = Server(services)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await server.start("127.0.0.1", port, reuse_address=True)
-    log.info("grpclib %s serving on 127.0.0.1:%d (one asyncio event loop)", GRPCLIB_VERSION, port)
+    log.info("grpclib %s serving on 127.0.0.1:%d (one asyncio event loop; %s)", GRPCLIB_VERSION,
+             port, variant or "faithful default")
     await stop.wait()
     log.info("stopping: server.close() cancels in-flight handlers; waiting up to %.0f s", GRACE_S)
     server.close()
@@ -416,11 +495,10 @@ async def serve(port):
 def main():
     logging.basicConfig(stream=sys.stderr, level=logging.INFO,
                         format="%(asctime)s grpclib-target %(levelname)s %(message)s")
-    if len(sys.argv) != 2:
-        print("usage: server.py PORT", file=sys.stderr)
-        return 2
+    flags = fixture_flags.parse(sys.argv[1:], prog="server.py", defects=DEFECTS,
+                                max_concurrent_streams=False)
     try:
-        asyncio.run(serve(int(sys.argv[1])))
+        asyncio.run(serve(flags))
     except OSError as err:
         log.error("cannot listen on 127.0.0.1:%s: %s", sys.argv[1], err)
         return 1
