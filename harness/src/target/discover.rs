@@ -138,11 +138,15 @@ async fn advertised_max_streams(uri: &str) -> Option<u32> {
             response.await.ok()
         };
         // Drive the connection until the answer arrives: by then the
-        // server's SETTINGS have been applied.
+        // server's SETTINGS have been received.
         tokio::select! {
             answered = exchange => answered?,
             _ = &mut connection => return None,
         };
+        // h2 applies the peer's SETTINGS when it sends their ACK, which
+        // may come after the answer was read: drive the connection a
+        // moment longer before reading the limit.
+        let _ = tokio::time::timeout(Duration::from_millis(50), &mut connection).await;
         let limit = connection.max_concurrent_send_streams();
         u32::try_from(limit).ok()
     };
