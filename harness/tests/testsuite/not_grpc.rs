@@ -22,19 +22,20 @@ fn answering(reply: &'static [u8], connections: usize) -> String {
     format!("http://{address}")
 }
 
+/// Runs the suite against a peer answering `reply`; it must exit 3, and
+/// what it printed is returned.
+fn refused_with(reply: &'static [u8]) -> String {
+    let uri = answering(reply, 8);
+    let out = tempfile::tempdir().expect("temp dir");
+    let out_dir = out.path().to_str().expect("utf-8");
+    let output = run(&["run", "--target", &uri, "--out", out_dir]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    stderr(&output)
+}
+
 #[test]
 fn an_http1_server_is_named_as_such() {
-    let uri = answering(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n", 8);
-    let out = tempfile::tempdir().expect("temp dir");
-    let output = run(&[
-        "run",
-        "--target",
-        &uri,
-        "--out",
-        out.path().to_str().expect("utf-8"),
-    ]);
-    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
-    let text = stderr(&output);
+    let text = refused_with(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n");
     assert!(
         text.contains("HTTP/1.x") && text.contains("not as a gRPC server"),
         "{text}"
@@ -44,16 +45,6 @@ fn an_http1_server_is_named_as_such() {
 #[test]
 fn a_tls_server_dialled_in_plaintext_is_named_as_such() {
     // A TLS alert record, as a TLS server sends to a peer that is not TLS.
-    let uri = answering(&[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x32], 8);
-    let out = tempfile::tempdir().expect("temp dir");
-    let output = run(&[
-        "run",
-        "--target",
-        &uri,
-        "--out",
-        out.path().to_str().expect("utf-8"),
-    ]);
-    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
-    let text = stderr(&output);
+    let text = refused_with(&[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x32]);
     assert!(text.contains("https://"), "{text}");
 }
