@@ -363,14 +363,7 @@ type Pinger = (
 );
 
 fn ping() -> StreamingOutputCallRequest {
-    StreamingOutputCallRequest {
-        response_parameters: vec![ResponseParameters {
-            size: 8,
-            interval_us: 0,
-            compressed: None,
-        }],
-        ..StreamingOutputCallRequest::default()
-    }
+    crate::drivers::output_request(&[8], Duration::ZERO)
 }
 
 /// Opens the exchange's streams together, then pings them in turn; each
@@ -383,8 +376,7 @@ async fn run_exchange(
     let mut blocker = None;
     if exchange.beside_blocked_thread {
         let mut probe = crate::drivers::probe_client(channel.clone());
-        let tag = format!("explore-block-{}", std::process::id());
-        let tag = format!("{tag}-{:x}", rand_suffix());
+        let tag = format!("explore-block-{}-{:x}", std::process::id(), rand_suffix());
         let request = crate::drivers::hold_request(
             &tag,
             conformance::proto::probe::HoldMode::BlockThread,

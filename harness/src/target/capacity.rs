@@ -64,17 +64,20 @@ type Held = (
     tonic::Streaming<StreamingOutputCallResponse>,
 );
 
+/// A stream's call and pong, still to come.
+type Answer = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Held, String>> + Send>>;
+
 enum Opened {
     Answered(Box<Held>),
     Refused(String),
-    Waiting(Box<dyn std::future::Future<Output = Result<Held, String>> + Send + Unpin>),
+    Waiting(Answer),
 }
 
 /// Opens one stream and waits (bounded) for its pong.
 async fn open(channel: crate::client::Channel) -> Opened {
     let (requests, outbound) = mpsc::channel(1);
     let _ = requests.send(output_request(&[1], Duration::ZERO)).await;
-    let answer = Box::pin(async move {
+    let mut answer: Answer = Box::pin(async move {
         let mut client = test_client(channel);
         let mut replies = client
             .full_duplex_call(ReceiverStream::new(outbound))
@@ -87,8 +90,6 @@ async fn open(channel: crate::client::Channel) -> Opened {
             Err(status) => Err(brief(&status)),
         }
     });
-    let mut answer: Box<dyn std::future::Future<Output = Result<Held, String>> + Send + Unpin> =
-        Box::new(answer);
     match tokio::time::timeout(PONG_BOUND, &mut answer).await {
         Ok(Ok(held)) => Opened::Answered(Box::new(held)),
         Ok(Err(reason)) => Opened::Refused(reason),
@@ -141,10 +142,7 @@ fn finish(streams: usize, past: String) -> Option<HandlerCapacity> {
 }
 
 /// What becomes of a stream past the capacity once held streams close.
-async fn past_capacity(
-    mut held: Vec<Held>,
-    mut waiting: Box<dyn std::future::Future<Output = Result<Held, String>> + Send + Unpin>,
-) -> String {
+async fn past_capacity(mut held: Vec<Held>, mut waiting: Answer) -> String {
     // Close the oldest held stream: a queueing server now serves the next.
     if !held.is_empty() {
         drop(held.remove(0));

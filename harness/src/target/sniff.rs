@@ -12,10 +12,9 @@ const LIMIT: Duration = Duration::from_secs(2);
 /// The client connection preface and an empty SETTINGS frame.
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00";
 
-/// What the peer at `authority` (host:port) sent back to an HTTP/2
-/// preface, in words; None if it looks like a plaintext HTTP/2 server or
-/// nothing could be learned.
-pub async fn plaintext_peer(authority: &str) -> Option<String> {
+/// The first bytes the peer at `authority` (host:port) sends back to an
+/// HTTP/2 preface (None if nothing could be read in time).
+async fn first_bytes(authority: &str) -> Option<Vec<u8>> {
     let exchange = async {
         let mut tcp = tokio::net::TcpStream::connect(authority).await.ok()?;
         tcp.write_all(PREFACE).await.ok()?;
@@ -23,8 +22,19 @@ pub async fn plaintext_peer(authority: &str) -> Option<String> {
         let read = tcp.read(&mut first).await.ok()?;
         Some(first[..read].to_vec())
     };
-    let first = tokio::time::timeout(LIMIT, exchange).await.ok().flatten()?;
-    describe(&first)
+    tokio::time::timeout(LIMIT, exchange).await.ok().flatten()
+}
+
+/// An HTTP/2 server's preface is a SETTINGS frame: type 4 at offset 3.
+fn is_settings_frame(first: &[u8]) -> bool {
+    first.len() >= 9 && first[3] == 0x04
+}
+
+/// What the peer at `authority` (host:port) sent back to an HTTP/2
+/// preface, in words; None if it looks like a plaintext HTTP/2 server or
+/// nothing could be learned.
+pub async fn plaintext_peer(authority: &str) -> Option<String> {
+    describe(&first_bytes(authority).await?)
 }
 
 /// Names what a peer's first bytes (after our preface) show.
@@ -49,8 +59,7 @@ fn describe(first: &[u8]) -> Option<String> {
             "it answers with TLS records: the server expects TLS, so dial it with https://".into(),
         );
     }
-    // An HTTP/2 server's preface is a SETTINGS frame: type 4 at offset 3.
-    if first.len() >= 9 && first[3] == 0x04 {
+    if is_settings_frame(first) {
         return None;
     }
     let shown: Vec<String> = first.iter().take(16).map(|b| format!("{b:02x}")).collect();
@@ -63,18 +72,9 @@ fn describe(first: &[u8]) -> Option<String> {
 /// Whether a plaintext HTTP/2 server answers at `authority`: for an
 /// https:// target that failed its TLS handshake.
 pub async fn speaks_plaintext_http2(authority: &str) -> bool {
-    let exchange = async {
-        let mut tcp = tokio::net::TcpStream::connect(authority).await.ok()?;
-        tcp.write_all(PREFACE).await.ok()?;
-        let mut first = [0u8; 16];
-        let read = tcp.read(&mut first).await.ok()?;
-        Some(read >= 9 && first[3] == 0x04)
-    };
-    tokio::time::timeout(LIMIT, exchange)
+    first_bytes(authority)
         .await
-        .ok()
-        .flatten()
-        .unwrap_or(false)
+        .is_some_and(|first| is_settings_frame(&first))
 }
 
 #[cfg(test)]

@@ -48,39 +48,42 @@ async fn refusing_server(refuse: usize, reason: h2::Reason) -> (String, Arc<Atom
     (format!("http://{address}"), seen)
 }
 
-fn dial(uri: String) -> Dial {
-    Dial {
+/// One EmptyCall through a harness channel to a server that resets its
+/// first two streams with `reason` (the channel's settling call, then the
+/// call under test). Returns the answer, the refusals the channel counted
+/// and the streams the server saw.
+async fn empty_call_against(
+    reason: h2::Reason,
+) -> (Result<tonic::Response<Empty>, tonic::Status>, usize, usize) {
+    let (uri, seen) = refusing_server(2, reason).await;
+    let dial = Dial {
         uri,
         tls: None,
         client_defects: Vec::new(),
-    }
+    };
+    let channel = dial.channel(&ChannelOptions::default()).expect("a channel");
+    let answer = test_client(channel.handle()).empty_call(Empty {}).await;
+    (
+        answer,
+        channel.refused_streams(),
+        seen.load(Ordering::SeqCst),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_stream_is_retried_and_counted() {
-    // The channel's first call settles it with an EmptyCall of its own
-    // (refused here, which settling tolerates); the call under test is then
-    // refused once more and must succeed on its retry.
-    let (uri, seen) = refusing_server(2, h2::Reason::REFUSED_STREAM).await;
-    let channel = dial(uri)
-        .channel(&ChannelOptions::default())
-        .expect("a channel");
-    let mut test = test_client(channel.handle());
-    let answer = test.empty_call(Empty {}).await;
+    // Settling tolerates its refusal; the call under test is refused once
+    // and must succeed on its retry.
+    let (answer, refused, seen) = empty_call_against(h2::Reason::REFUSED_STREAM).await;
     assert!(answer.is_ok(), "the retried call failed: {answer:?}");
-    assert_eq!(channel.refused_streams(), 1);
-    assert_eq!(seen.load(Ordering::SeqCst), 3);
+    assert_eq!(refused, 1);
+    assert_eq!(seen, 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_reset_is_not_retried() {
-    let (uri, seen) = refusing_server(2, h2::Reason::INTERNAL_ERROR).await;
-    let channel = dial(uri)
-        .channel(&ChannelOptions::default())
-        .expect("a channel");
-    let mut test = test_client(channel.handle());
-    let answer = test.empty_call(Empty {}).await;
+    let (answer, refused, seen) = empty_call_against(h2::Reason::INTERNAL_ERROR).await;
     assert!(answer.is_err(), "a reset call answered: {answer:?}");
-    assert_eq!(channel.refused_streams(), 0);
-    assert_eq!(seen.load(Ordering::SeqCst), 2);
+    assert_eq!(refused, 0);
+    assert_eq!(seen, 2);
 }
