@@ -72,10 +72,14 @@ pub fn explain(args: &ExplainArgs) -> u8 {
     println!("Area: {} — {}\n", scenario.area, scenario.area.guarantee());
     println!("Guarantee checked: {}\n", scenario.guarantee);
     println!(
-        "Method ({} driver): {}\n",
-        scenario.driver.name, scenario.driver.method
+        "Method ({} driver):\n{}\n",
+        scenario.driver.name,
+        indent(scenario.driver.method())
     );
-    println!("Evidence recorded: {}\n", scenario.driver.evidence);
+    println!(
+        "Evidence recorded:\n{}\n",
+        indent(scenario.driver.evidence())
+    );
     if let Some(notes) = &scenario.notes {
         println!("Notes: {}\n", notes.trim());
     }
@@ -132,4 +136,18 @@ fn needs(scenario: &crate::scenario::Scenario) -> String {
         .map(|need| need.as_str())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Indents wrapped documentation text by two spaces.
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|line| {
+            if line.is_empty() {
+                String::new()
+            } else {
+                format!("  {line}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }

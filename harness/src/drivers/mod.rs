@@ -60,10 +60,10 @@ pub type PreparedRun = Arc<dyn Fn(Ctx) -> BoxFuture<'static, DriverResult> + Sen
 pub trait Driver: 'static {
     /// The name scenario files use.
     const NAME: &'static str;
-    /// How the driver checks the guarantee (shown by `explain`).
-    const METHOD: &'static str;
-    /// The evidence it records (shown by `explain`).
-    const EVIDENCE: &'static str;
+    /// How the driver checks the guarantee and the evidence it records
+    /// (shown by `explain`): Markdown with a `## Method` and an
+    /// `## Evidence` section, kept in a file beside the driver.
+    const DOC: &'static str;
     /// Its parameters (`[params]` in the scenario file); unknown fields
     /// must be refused (`#[serde(deny_unknown_fields)]`).
     type Params: DeserializeOwned + Default + Send + Sync + 'static;
@@ -77,9 +77,31 @@ pub trait Driver: 'static {
 /// A registered driver.
 pub struct DriverSpec {
     pub name: &'static str,
-    pub method: &'static str,
-    pub evidence: &'static str,
+    /// [`Driver::DOC`].
+    pub doc: &'static str,
     pub(crate) prepare: fn(&str) -> Result<PreparedRun, toml::de::Error>,
+}
+
+impl DriverSpec {
+    /// The `## Method` section of the driver's documentation.
+    pub fn method(&self) -> &'static str {
+        section(self.doc, "Method")
+    }
+
+    /// The `## Evidence` section of the driver's documentation.
+    pub fn evidence(&self) -> &'static str {
+        section(self.doc, "Evidence")
+    }
+}
+
+/// The text under `## {name}` up to the next heading, trimmed.
+fn section(doc: &'static str, name: &str) -> &'static str {
+    let heading = format!("## {name}\n");
+    let Some(start) = doc.find(&heading) else {
+        return "";
+    };
+    let body = &doc[start + heading.len()..];
+    body[..body.find("\n## ").unwrap_or(body.len())].trim()
 }
 
 impl std::fmt::Debug for DriverSpec {
@@ -99,82 +121,56 @@ fn prepare<D: Driver>(text: &str) -> Result<PreparedRun, toml::de::Error> {
 const fn spec<D: Driver>() -> DriverSpec {
     DriverSpec {
         name: D::NAME,
-        method: D::METHOD,
-        evidence: D::EVIDENCE,
+        doc: D::DOC,
         prepare: prepare::<D>,
     }
 }
 
 // Declared here, not by the registry macro: rustfmt formats only the
 // modules it sees declared.
-mod blocking_capacity;
-mod bursts;
-mod call_order;
-mod cancel_half;
-mod cancel_sibling;
-mod clone_drop;
-mod deadline;
-mod duplex_large;
-mod duplex_rounds;
-mod duplex_sequence;
-mod echo_metadata;
-mod failing_sibling;
-mod graceful_shutdown;
-mod half_close;
-mod half_duplex;
-mod mixed_kinds;
-mod one_connection;
-mod panic_sibling;
-mod parallelism_factor;
-mod producers;
-mod rendezvous;
-mod scale_streams;
-mod services_mix;
-mod shared_use;
-mod slow_handler;
-mod stalled_reader;
-mod stream_limit;
-mod sustained_load;
+mod channel;
+mod handler;
+mod stream;
 
 macro_rules! registry {
-    ($($module:ident :: $driver:ident),* $(,)?) => {
+    ($($path:path),* $(,)?) => {
         /// Every driver, by name.
-        pub static DRIVERS: &[DriverSpec] = &[$(spec::<$module::$driver>()),*];
+        pub static DRIVERS: &[DriverSpec] = &[$(spec::<$path>()),*];
     };
 }
 
 registry! {
     // channel
-    rendezvous::Rendezvous,
-    shared_use::SharedUse,
-    duplex_rounds::DuplexRounds,
-    parallelism_factor::ParallelismFactor,
-    one_connection::OneConnection,
-    services_mix::ServicesMix,
-    mixed_kinds::MixedKinds,
-    stream_limit::StreamLimit,
-    clone_drop::CloneDrop,
-    bursts::Bursts,
-    scale_streams::ScaleStreams,
-    sustained_load::SustainedLoad,
+    channel::rendezvous::Rendezvous,
+    channel::shared_use::SharedUse,
+    channel::duplex_rounds::DuplexRounds,
+    channel::parallelism_factor::ParallelismFactor,
+    channel::one_connection::OneConnection,
+    channel::services_mix::ServicesMix,
+    channel::mixed_kinds::MixedKinds,
+    channel::stream_limit::StreamLimit,
+    channel::clone_drop::CloneDrop,
+    channel::bursts::Bursts,
+    channel::scale_streams::ScaleStreams,
+    channel::sustained_load::SustainedLoad,
     // stream
-    duplex_sequence::DuplexSequence,
-    duplex_large::DuplexLarge,
-    half_close::HalfClose,
-    half_duplex::HalfDuplex,
-    call_order::CallOrder,
-    producers::Producers,
-    cancel_half::CancelHalf,
+    stream::duplex_sequence::DuplexSequence,
+    stream::duplex_large::DuplexLarge,
+    stream::half_close::HalfClose,
+    stream::half_duplex::HalfDuplex,
+    stream::call_order::CallOrder,
+    stream::producers::Producers,
+    stream::cancel_half::CancelHalf,
     // handler
-    slow_handler::SlowHandler,
-    blocking_capacity::BlockingCapacity,
-    failing_sibling::FailingSibling,
-    panic_sibling::PanicSibling,
-    cancel_sibling::CancelSibling,
-    deadline::DeadlinePropagation,
-    stalled_reader::StalledReader,
-    echo_metadata::EchoMetadata,
-    graceful_shutdown::GracefulShutdown,
+    handler::slow_handler::SlowHandler,
+    handler::blocking_capacity::BlockingCapacity,
+    handler::failing_sibling::FailingSibling,
+    handler::panic_sibling::PanicSibling,
+    handler::cancel_sibling::CancelSibling,
+    handler::deadline::DeadlinePropagation,
+    handler::stalled_reader::StalledReader,
+    handler::echo_metadata::EchoMetadata,
+    handler::graceful_shutdown::GracefulShutdown,
 }
 
 fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -1,0 +1,113 @@
+//! `parallelism-factor`: N StreamingOutputCalls with server-side intervals on
+//! one channel; the parallelism factor (imposed handler work / wall time) is
+//! measured and reported.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+
+use crate::drivers::{Ctx, Driver, DriverResult, join_rpc, output_request, spawn_output_stream};
+use crate::verdict::Finding;
+
+pub struct ParallelismFactor;
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Params {
+    /// Concurrent RPCs.
+    pub rpcs: usize,
+    /// Responses per RPC.
+    pub responses: usize,
+    /// Server-side wait before each response.
+    pub interval_ms: u64,
+    /// Verdict threshold on the factor (generous: 1 + (N - 1)/4 by default).
+    pub min_factor: Option<f64>,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Self {
+            rpcs: 16,
+            responses: 5,
+            interval_ms: 50,
+            min_factor: None,
+        }
+    }
+}
+
+impl Driver for ParallelismFactor {
+    const NAME: &'static str = "parallelism-factor";
+    const DOC: &'static str = include_str!("parallelism_factor.md");
+    type Params = Params;
+
+    async fn run(ctx: Ctx, params: Arc<Params>) -> DriverResult {
+        let channel = ctx.channel()?;
+        let rpcs = params.rpcs.max(1);
+        let effective = ctx.stream_limit().map_or(rpcs, |limit| limit.min(rpcs));
+        if effective < 2 {
+            return Ok(Finding::skip(format!(
+                "the target advertises SETTINGS_MAX_CONCURRENT_STREAMS = {effective}: one connection cannot carry RPCs in parallel"
+            )));
+        }
+        let interval = Duration::from_millis(params.interval_ms);
+        let sizes = vec![16; params.responses.max(1)];
+        let limit = ctx.remaining().saturating_sub(Duration::from_millis(500));
+        let sent = Instant::now();
+        let tasks: Vec<_> = (0..rpcs)
+            .map(|index| {
+                spawn_output_stream(
+                    &ctx,
+                    channel.handle(),
+                    format!("StreamingOutputCall #{index}"),
+                    output_request(&sizes, interval),
+                    limit,
+                    None,
+                )
+            })
+            .collect();
+        let mut tally = Vec::new();
+        let mut last_end = sent;
+        for task in tasks {
+            match join_rpc(task).await {
+                Ok(done) if done.messages == sizes.len() => last_end = last_end.max(done.ended),
+                Ok(done) => tally.push(format!("{} of {} responses", done.messages, sizes.len())),
+                Err(err) => tally.push(err.to_string()),
+            }
+        }
+        if let Some(first) = tally.first() {
+            return Ok(Finding::fail(format!(
+                "{} of {rpcs} RPCs failed; first: {first}",
+                tally.len()
+            )));
+        }
+        let work = interval * u32::try_from(sizes.len() * rpcs).unwrap_or(u32::MAX);
+        let wall = last_end - sent;
+        let factor = work.as_secs_f64() / wall.as_secs_f64().max(1e-6);
+        let threshold = params
+            .min_factor
+            .unwrap_or(1.0 + (effective as f64 - 1.0) / 4.0)
+            .max(1.0);
+        let finding = if factor < threshold {
+            Finding::fail(format!(
+                "parallelism factor {factor:.2} is below {threshold:.2} for {rpcs} concurrent RPCs (effective {effective}): their handlers ran (nearly) one after another"
+            ))
+        } else {
+            Finding::pass().evidence(format!(
+                "parallelism factor {factor:.2} for {rpcs} concurrent RPCs (threshold {threshold:.2}; {effective} would be perfectly parallel)"
+            ))
+        };
+        Ok(finding
+            .evidence(format!(
+                "imposed work {} ms ({rpcs} RPCs × {} responses × {} ms) over a wall time of {} ms from the first request sent to the last end",
+                work.as_millis(),
+                sizes.len(),
+                interval.as_millis(),
+                wall.as_millis()
+            ))
+            .figure("parallelism_factor", (factor * 100.0).round() / 100.0)
+            .figure("threshold", (threshold * 100.0).round() / 100.0)
+            .figure("effective_rpcs", effective as f64)
+            .figure("wall_ms", wall.as_millis() as f64))
+    }
+}
