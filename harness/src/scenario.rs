@@ -399,6 +399,34 @@ impl Catalog {
     }
 }
 
+impl Scenario {
+    /// Every parameter the driver runs with, and whether the file chose it
+    /// (false: the driver's default).
+    pub fn effective_params(&self) -> Vec<(String, toml::Value, bool)> {
+        let mut all = (self.driver.defaults)();
+        for (name, value) in &self.params {
+            all.insert(name.clone(), value.clone());
+        }
+        all.into_iter()
+            .map(|(name, value)| {
+                let chosen = self.params.contains_key(&name);
+                (name, value, chosen)
+            })
+            .collect()
+    }
+
+    /// The parameters the file sets to the driver's default anyway: a
+    /// scenario file states only what it chooses.
+    pub fn restated_defaults(&self) -> Vec<String> {
+        let defaults = (self.driver.defaults)();
+        self.params
+            .iter()
+            .filter(|(name, value)| defaults.get(name.as_str()) == Some(value))
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -409,6 +437,27 @@ mod tests {
         assert_eq!(position(text, 0), (1, 1));
         assert_eq!(position(text, 6), (2, 1));
         assert_eq!(position(text, 9), (2, 4));
+    }
+
+    #[test]
+    fn catalog_files_state_only_what_they_choose() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+        let catalog = Catalog::load(&dir).expect("the catalog loads");
+        let restated: Vec<String> = catalog
+            .scenarios
+            .iter()
+            .flat_map(|scenario| {
+                scenario
+                    .restated_defaults()
+                    .into_iter()
+                    .map(|name| format!("{}: {name}", scenario.id))
+            })
+            .collect();
+        assert!(
+            restated.is_empty(),
+            "scenario parameters equal to the driver's default (delete them from the file):\n{}",
+            restated.join("\n")
+        );
     }
 
     #[test]

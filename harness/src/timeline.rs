@@ -222,6 +222,12 @@ impl SpanHandle {
         }
     }
 
+    /// Marks the first response message at `at_us` on the timeline
+    /// (see [`Timeline::offset_us`]), unless one is marked already.
+    pub fn first_message_at(&mut self, at_us: u64) {
+        self.span.first_message_us.get_or_insert(at_us);
+    }
+
     /// Ends the span.
     pub fn end(mut self, ok: bool) {
         self.span.end_us = Some(self.timeline.now_us());

@@ -83,11 +83,19 @@ pub fn explain(args: &ExplainArgs) -> u8 {
     if let Some(notes) = &scenario.notes {
         println!("Notes: {}\n", notes.trim());
     }
-    if !scenario.params.is_empty() {
-        println!(
-            "Parameters: {}",
-            toml::to_string(&scenario.params).unwrap_or_default().trim()
-        );
+    let params = scenario.effective_params();
+    if !params.is_empty() {
+        println!("Parameters (the driver's default unless marked as the file's choice):");
+        for (name, value, chosen) in params {
+            println!(
+                "  {name} = {value}{}",
+                if chosen {
+                    "   (chosen by the file)"
+                } else {
+                    ""
+                }
+            );
+        }
         println!();
     }
     if !scenario.needs.is_empty() {

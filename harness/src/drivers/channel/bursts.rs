@@ -18,7 +18,7 @@ use crate::verdict::Finding;
 
 pub struct Bursts;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Params {
     pub bursts: usize,

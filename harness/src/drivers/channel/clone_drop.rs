@@ -17,7 +17,7 @@ use crate::verdict::Finding;
 
 pub struct CloneDrop;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// Tasks cloning and dropping handles.

@@ -16,7 +16,7 @@ use crate::verdict::Finding;
 
 pub struct DuplexRounds;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// Streams open at once.

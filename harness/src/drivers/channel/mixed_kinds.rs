@@ -18,7 +18,7 @@ use crate::verdict::Finding;
 
 pub struct MixedKinds;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// RPCs of each kind.

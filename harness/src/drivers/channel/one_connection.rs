@@ -14,7 +14,7 @@ use crate::verdict::Finding;
 
 pub struct OneConnection;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// Tasks, each with its own clone of the channel.

@@ -7,12 +7,12 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use crate::drivers::{Ctx, Driver, DriverResult, join_rpc, output_request, spawn_output_stream};
+use crate::drivers::{Ctx, Driver, DriverResult, output_request, spawn_output_stream};
 use crate::verdict::Finding;
 
 pub struct ParallelismFactor;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// Concurrent RPCs.
@@ -69,7 +69,7 @@ impl Driver for ParallelismFactor {
         let mut tally = Vec::new();
         let mut last_end = sent;
         for task in tasks {
-            match join_rpc(task).await {
+            match task.join().await {
                 Ok(done) if done.messages == sizes.len() => last_end = last_end.max(done.ended),
                 Ok(done) => tally.push(format!("{} of {} responses", done.messages, sizes.len())),
                 Err(err) => tally.push(err.to_string()),

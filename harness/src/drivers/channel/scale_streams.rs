@@ -20,7 +20,7 @@ pub struct ScaleStreams;
 /// Most connections the streams are spread over under a low stream limit.
 const MAX_CHANNELS: usize = 64;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// Streams held open together.

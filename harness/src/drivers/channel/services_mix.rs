@@ -20,7 +20,7 @@ use crate::verdict::Finding;
 
 pub struct ServicesMix;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// TestService FullDuplexCall streams held open throughout.

@@ -14,7 +14,7 @@ use crate::verdict::Finding;
 
 pub struct SustainedLoad;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// RPCs kept in flight.

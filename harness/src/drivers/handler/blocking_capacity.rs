@@ -9,14 +9,14 @@ use conformance::proto::probe::HoldMode;
 use serde::Deserialize;
 
 use crate::drivers::{
-    Ctx, DriverError, DriverResult, RpcError, hold_request, join_rpc, probe_client, read_gauge,
-    spawn_rpc, test_client, unary_request, wait_gauge,
+    Ctx, DriverError, DriverResult, RpcError, hold_request, probe_client, read_gauge, test_client,
+    unary_request, wait_gauge,
 };
 use crate::verdict::Finding;
 
 pub struct BlockingCapacity;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// Numbers of thread-blocking handlers tried, in increasing order.
@@ -95,8 +95,7 @@ impl crate::drivers::Driver for BlockingCapacity {
                 let mut probe = probe_client(channel.handle());
                 let tag = ctx.unique(&format!("block-{level}-{index}"));
                 let request = hold_request(&tag, HoldMode::BlockThread, hold, &scope);
-                holds.push(spawn_rpc(
-                    &ctx,
+                holds.push(ctx.spawn_within(
                     format!("level {level}: Hold BLOCK_THREAD #{index}"),
                     hold_limit,
                     async move { probe.hold(request).await },
@@ -111,8 +110,7 @@ impl crate::drivers::Driver for BlockingCapacity {
                     if let Some(index) =
                         (first_of_level..holds.len()).find(|&i| holds[i].is_finished())
                     {
-                        if let Err(RpcError::Status(status)) =
-                            join_rpc(holds.swap_remove(index)).await
+                        if let Err(RpcError::Status(status)) = holds.swap_remove(index).join().await
                         {
                             return Err(DriverError::target(format!(
                                 "Hold BLOCK_THREAD failed: {}",
@@ -128,13 +126,12 @@ impl crate::drivers::Driver for BlockingCapacity {
                 Ok(_) => {
                     let mut test = test_client(channel.handle());
                     let started = std::time::Instant::now();
-                    let sibling = spawn_rpc(
-                        &ctx,
+                    let sibling = ctx.spawn_within(
                         format!("level {level}: sibling UnaryCall"),
                         sibling_timeout,
                         async move { test.unary_call(unary_request(16, 0)).await },
                     );
-                    match join_rpc(sibling).await {
+                    match sibling.join().await {
                         Err(err) => Level::Stalled(format!("sibling UnaryCall: {err}")),
                         Ok(_) => {
                             let latency = started.elapsed();
@@ -175,7 +172,7 @@ impl crate::drivers::Driver for BlockingCapacity {
         let mut hold_failures = Vec::new();
         let total_holds = holds.len() + early_ok;
         for task in holds {
-            match join_rpc(task).await {
+            match task.join().await {
                 Ok(_) => ended_ok += 1,
                 Err(err) => hold_failures.push(err.to_string()),
             }

@@ -9,14 +9,14 @@ use conformance::proto::probe::{HandlerState, HoldMode};
 use serde::Deserialize;
 
 use crate::drivers::{
-    Ctx, Driver, DriverError, DriverResult, RpcError, brief, hold_request, join_rpc, observe,
-    probe_client, spawn_rpc, wait_gauge, wait_running,
+    Ctx, Driver, DriverError, DriverResult, RpcError, brief, hold_request, observe, probe_client,
+    wait_gauge, wait_running,
 };
 use crate::verdict::Finding;
 
 pub struct CancelSibling;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// Upper bound of the cancelled holds (they are meant to be cancelled
@@ -72,7 +72,7 @@ impl Driver for CancelSibling {
             hold,
             &cancelled_scope,
         );
-        let dropped = spawn_rpc(&ctx, "Hold UNTIL_CANCELLED (dropped)", hold, async move {
+        let dropped = ctx.spawn_within("Hold UNTIL_CANCELLED (dropped)", hold, async move {
             probe.hold(request).await
         });
         if !wait_running(&mut control, &dropped_tag, observe_wait).await {
@@ -118,8 +118,7 @@ impl Driver for CancelSibling {
                     sibling_hold,
                     &sibling_scope,
                 );
-                spawn_rpc(
-                    &ctx,
+                ctx.spawn_within(
                     format!("sibling Hold SLEEP #{index}"),
                     sibling_hold + observe_wait,
                     async move { probe.hold(request).await },
@@ -135,8 +134,7 @@ impl Driver for CancelSibling {
             &cancelled_scope,
         ));
         request.set_timeout(deadline);
-        let timed = spawn_rpc(
-            &ctx,
+        let timed = ctx.spawn_within(
             format!(
                 "Hold UNTIL_CANCELLED (deadline {} ms)",
                 deadline.as_millis()
@@ -144,7 +142,7 @@ impl Driver for CancelSibling {
             deadline + observe_wait,
             async move { probe.hold(request).await },
         );
-        match join_rpc(timed).await {
+        match timed.join().await {
             Err(RpcError::Status(status))
                 if matches!(
                     status.code(),
@@ -181,7 +179,7 @@ impl Driver for CancelSibling {
         }
         let mut completed = 0usize;
         for (index, sibling) in siblings.into_iter().enumerate() {
-            match join_rpc(sibling).await {
+            match sibling.join().await {
                 Ok(_) => completed += 1,
                 Err(err) => problems.push(format!("sibling #{index} failed: {err}")),
             }

@@ -9,15 +9,15 @@ use conformance::proto::probe::{HandlerState, HoldMode};
 use serde::Deserialize;
 
 use crate::drivers::{
-    Ctx, Driver, DriverResult, RpcError, brief, hold_request, join_rpc, observe, output_request,
-    probe_client, spawn_output_stream, spawn_rpc, test_client,
+    Ctx, Driver, DriverResult, RpcError, brief, hold_request, observe, output_request,
+    probe_client, spawn_output_stream, test_client,
 };
 use crate::scenario::Capability;
 use crate::verdict::Finding;
 
 pub struct DeadlinePropagation;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// The deadline of the call that must end (ProbeService variant).
@@ -85,8 +85,7 @@ async fn with_probe(ctx: Ctx, params: &Params) -> DriverResult {
 
     let mut probe = probe_client(channel.handle());
     let request = hold_request(&ctx.unique("sibling"), HoldMode::Sleep, sibling_hold, "");
-    let sibling = spawn_rpc(
-        &ctx,
+    let sibling = ctx.spawn_within(
         "sibling Hold SLEEP (no deadline)",
         sibling_hold + observe_wait,
         async move {
@@ -105,8 +104,7 @@ async fn with_probe(ctx: Ctx, params: &Params) -> DriverResult {
         "",
     ));
     request.set_timeout(deadline);
-    let timed = spawn_rpc(
-        &ctx,
+    let timed = ctx.spawn_within(
         format!(
             "Hold UNTIL_CANCELLED (deadline {} ms)",
             deadline.as_millis()
@@ -114,7 +112,7 @@ async fn with_probe(ctx: Ctx, params: &Params) -> DriverResult {
         deadline + observe_wait,
         async move { probe.hold(request).await },
     );
-    let timed = join_rpc(timed).await;
+    let timed = timed.join().await;
     let timed_ended = Instant::now();
 
     let mut problems = Vec::new();
@@ -151,7 +149,7 @@ async fn with_probe(ctx: Ctx, params: &Params) -> DriverResult {
         Err(status) => problems.push(format!("Observe failed: {}", brief(&status))),
     }
     let mut sibling_after = false;
-    match join_rpc(sibling).await {
+    match sibling.join().await {
         Ok(response) => {
             sibling_after = response.into_inner() > timed_ended;
             lines.push(format!(
@@ -190,17 +188,16 @@ async fn portable(ctx: Ctx, params: &Params) -> DriverResult {
     let mut test = test_client(channel.handle());
     let mut request = tonic::Request::new(tokio_stream::wrappers::ReceiverStream::new(outbound));
     request.set_timeout(deadline);
-    let timed = spawn_rpc(
-        &ctx,
+    let timed = ctx.spawn_within(
         format!("FullDuplexCall (deadline {} ms)", deadline.as_millis()),
         deadline + margin,
         async move {
             let mut replies = test.full_duplex_call(request).await?.into_inner();
             while replies.message().await?.is_some() {}
-            Ok(tonic::Response::new(()))
+            Ok::<_, tonic::Status>(tonic::Response::new(()))
         },
     );
-    let timed = join_rpc(timed).await;
+    let timed = timed.join().await;
     let timed_ended = Instant::now();
     let mut problems = Vec::new();
     let mut lines = vec!["TestService-only variant (the target has no ProbeService)".to_owned()];
@@ -211,7 +208,7 @@ async fn portable(ctx: Ctx, params: &Params) -> DriverResult {
         Err(problem) => problems.push(problem),
     }
     let mut sibling_after = false;
-    match join_rpc(sibling).await {
+    match sibling.join().await {
         Ok(done) if done.messages == 3 => {
             sibling_after = done.ended > timed_ended;
             lines.push(format!(

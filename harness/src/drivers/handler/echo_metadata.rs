@@ -9,8 +9,7 @@ use serde::Deserialize;
 use tonic::metadata::{AsciiMetadataValue, BinaryMetadataValue, MetadataMap};
 
 use crate::drivers::{
-    Ctx, Driver, DriverError, DriverResult, join_rpc, output_request, spawn_rpc, test_client,
-    unary_request,
+    Ctx, Driver, DriverError, DriverResult, output_request, test_client, unary_request,
 };
 use crate::verdict::Finding;
 
@@ -18,7 +17,7 @@ pub struct EchoMetadata;
 
 use conformance::proto::{ECHO_INITIAL, ECHO_TRAILING};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// Concurrent UnaryCalls.
@@ -85,7 +84,7 @@ impl Driver for EchoMetadata {
                 "{} #{index}",
                 if unary { "UnaryCall" } else { "FullDuplexCall" }
             );
-            calls.push(spawn_rpc(&ctx, label, limit, async move {
+            calls.push(ctx.spawn_within(label, limit, async move {
                 let echoed = if unary {
                     let mut request = tonic::Request::new(unary_request(16, 0));
                     request.metadata_mut().insert(ECHO_INITIAL, initial_value);
@@ -117,7 +116,7 @@ impl Driver for EchoMetadata {
                         trailing: trailers.as_ref().and_then(trailing_of),
                     }
                 };
-                Ok(tonic::Response::new(echoed))
+                Ok::<_, tonic::Status>(tonic::Response::new(echoed))
             }));
         }
 
@@ -127,7 +126,7 @@ impl Driver for EchoMetadata {
         let mut failed = Vec::new();
         for (index, call) in calls.into_iter().enumerate() {
             let (initial, trailing) = &sent[index];
-            match join_rpc(call).await {
+            match call.join().await {
                 Ok(response) => {
                     let echoed = response.into_inner();
                     let initial_ok = echoed.initial.as_deref() == Some(initial.as_str());

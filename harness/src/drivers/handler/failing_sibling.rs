@@ -9,14 +9,14 @@ use conformance::proto::grpc_testing::{EchoStatus, SimpleRequest};
 use serde::Deserialize;
 
 use crate::drivers::{
-    Ctx, Driver, DriverResult, RpcError, join_rpc, output_request, spawn_output_stream, spawn_rpc,
-    test_client, unary_request, wait_signals,
+    Ctx, Driver, DriverResult, RpcError, output_request, spawn_output_stream, test_client,
+    unary_request, wait_signals,
 };
 use crate::verdict::Finding;
 
 pub struct FailingSibling;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// Sibling StreamingOutputCalls in flight when the failure happens.
@@ -91,11 +91,11 @@ impl Driver for FailingSibling {
             ..unary_request(16, 0)
         };
         let mut test = test_client(channel.handle());
-        let failing = spawn_rpc(&ctx, "failing UnaryCall", limit, async move {
+        let failing = ctx.spawn_within("failing UnaryCall", limit, async move {
             test.unary_call(request).await
         });
         let sent_at = Instant::now();
-        let failing = join_rpc(failing).await;
+        let failing = failing.join().await;
         let failed_at = Instant::now();
         let mut problems = Vec::new();
         let failure_line = match &failing {
@@ -139,7 +139,7 @@ impl Driver for FailingSibling {
         let mut completed = 0usize;
         let mut ended_after_failure = 0usize;
         for (index, sibling) in siblings.into_iter().enumerate() {
-            match join_rpc(sibling).await {
+            match sibling.join().await {
                 Ok(done) if done.messages == responses => {
                     completed += 1;
                     if done.ended > failed_at {
@@ -156,10 +156,10 @@ impl Driver for FailingSibling {
 
         // The connection still serves.
         let mut test = test_client(channel.handle());
-        let follow_up = spawn_rpc(&ctx, "follow-up UnaryCall", limit, async move {
+        let follow_up = ctx.spawn_within("follow-up UnaryCall", limit, async move {
             test.unary_call(unary_request(16, 0)).await
         });
-        if let Err(err) = join_rpc(follow_up).await {
+        if let Err(err) = follow_up.join().await {
             problems.push(format!(
                 "a later UnaryCall on the same channel failed: {err}"
             ));

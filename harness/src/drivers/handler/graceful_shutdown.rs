@@ -11,15 +11,15 @@ use serde::Deserialize;
 
 use crate::client::{ChannelOptions, Dial};
 use crate::drivers::{
-    Ctx, Driver, DriverError, DriverResult, StreamDone, hold_request, join_rpc, output_request,
-    probe_client, spawn_output_stream, spawn_rpc, test_client, wait_running, wait_signals, within,
+    Ctx, Driver, DriverError, DriverResult, StreamDone, hold_request, output_request, probe_client,
+    spawn_output_stream, test_client, wait_running, wait_signals, within,
 };
 use crate::scenario::Capability;
 use crate::verdict::Finding;
 
 pub struct GracefulShutdown;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// RPCs in flight when the stop begins.
@@ -73,9 +73,7 @@ impl Driver for GracefulShutdown {
         let limit = Duration::from_millis(params.grace_ms) + Duration::from_secs(5);
 
         // The in-flight RPCs, proven started.
-        let mut in_flight: Vec<
-            tokio::task::JoinHandle<Result<StreamDone, crate::drivers::RpcError>>,
-        > = Vec::new();
+        let mut in_flight: Vec<crate::drivers::Call<StreamDone>> = Vec::new();
         if has_probe {
             let mut observer = probe_client(connect(&dial)?.handle());
             let hold = Duration::from_millis(params.hold_ms);
@@ -83,22 +81,17 @@ impl Driver for GracefulShutdown {
                 let tag = ctx.unique(&format!("in-flight-{index}"));
                 let mut probe = probe_client(channel.handle());
                 let request = hold_request(&tag, HoldMode::Sleep, hold, "");
-                let call = spawn_rpc(
-                    &ctx,
+                let call = ctx.spawn_within(
                     format!("in-flight Hold SLEEP #{index}"),
                     hold + limit,
                     async move {
-                        probe.hold(request).await.map(|response| {
-                            response.map(|_| StreamDone {
-                                messages: 1,
-                                ended: Instant::now(),
-                            })
+                        probe.hold(request).await.map(|_| StreamDone {
+                            messages: 1,
+                            ended: Instant::now(),
                         })
                     },
                 );
-                in_flight.push(tokio::spawn(async move {
-                    join_rpc(call).await.map(tonic::Response::into_inner)
-                }));
+                in_flight.push(call);
                 if !wait_running(&mut observer, &tag, Duration::from_secs(5)).await {
                     return Err(stop_after(
                         server,
@@ -177,7 +170,7 @@ impl Driver for GracefulShutdown {
         let mut completed = 0usize;
         let mut after_stop = 0usize;
         for (index, call) in in_flight.into_iter().enumerate() {
-            match join_rpc(call).await {
+            match call.join().await {
                 Ok(done) => {
                     completed += 1;
                     if done.ended > stop_began {

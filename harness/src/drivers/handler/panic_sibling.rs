@@ -11,13 +11,13 @@ use serde::Deserialize;
 
 use crate::drivers::{
     Ctx, Driver, DriverError, DriverResult, RpcError, brief, hold_request, is_transport_failure,
-    join_rpc, observe, probe_client, spawn_rpc, wait_running,
+    observe, probe_client, wait_running,
 };
 use crate::verdict::Finding;
 
 pub struct PanicSibling;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// Sibling handlers in flight when the panic happens.
@@ -58,8 +58,7 @@ impl Driver for PanicSibling {
             let tag = ctx.unique(&format!("sibling-{index}"));
             let mut probe = probe_client(channel.handle());
             let request = hold_request(&tag, HoldMode::Sleep, sibling_hold, &scope);
-            siblings.push(spawn_rpc(
-                &ctx,
+            siblings.push(ctx.spawn_within(
                 format!("sibling Hold SLEEP #{index}"),
                 sibling_hold + limit,
                 async move { probe.hold(request).await },
@@ -94,10 +93,14 @@ impl Driver for PanicSibling {
         let mut probe = probe_client(channel.handle());
         let request = hold_request(&panic_tag, HoldMode::Panic, Duration::ZERO, "");
         let sent_at = std::time::Instant::now();
-        let panicked = join_rpc(spawn_rpc(&ctx, "Hold PANIC", limit, async move {
-            probe.hold(request).await
-        }))
-        .await;
+        let panicked = ctx
+            .spawn_within(
+                "Hold PANIC",
+                limit,
+                async move { probe.hold(request).await },
+            )
+            .join()
+            .await;
         let answered_after = sent_at.elapsed();
         let mut still_running = 0usize;
         for tag in &tags {
@@ -133,7 +136,7 @@ impl Driver for PanicSibling {
         let mut connection_ids = BTreeSet::new();
         let mut completed = 0usize;
         for (index, sibling) in siblings.into_iter().enumerate() {
-            match join_rpc(sibling).await {
+            match sibling.join().await {
                 Ok(response) => {
                     completed += 1;
                     connection_ids.insert(response.into_inner().connection_id);
@@ -148,10 +151,14 @@ impl Driver for PanicSibling {
             Duration::ZERO,
             "",
         );
-        match join_rpc(spawn_rpc(&ctx, "later Hold", limit, async move {
-            probe.hold(request).await
-        }))
-        .await
+        match ctx
+            .spawn_within(
+                "later Hold",
+                limit,
+                async move { probe.hold(request).await },
+            )
+            .join()
+            .await
         {
             Ok(response) => {
                 connection_ids.insert(response.into_inner().connection_id);

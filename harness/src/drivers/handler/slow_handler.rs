@@ -16,7 +16,7 @@ use crate::verdict::Finding;
 
 pub struct SlowHandler;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// Sibling RPCs issued while the slow one is held.

@@ -14,16 +14,13 @@ use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 
 use crate::client::{ChannelOptions, ClientChannel};
-use crate::drivers::{
-    Ctx, Driver, DriverError, DriverResult, join_rpc, payload, spawn_rpc, test_client,
-    unary_request,
-};
+use crate::drivers::{Ctx, Driver, DriverError, DriverResult, payload, test_client, unary_request};
 use crate::timeline::SpanHandle;
 use crate::verdict::Finding;
 
 pub struct StalledReader;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// Streams stalled at once (see METHOD for why 2).
@@ -132,8 +129,7 @@ impl Driver for StalledReader {
             .map(|index| {
                 let mut test = test_client(channel.handle());
                 let request = unary_request(16, params.sibling_payload_bytes);
-                spawn_rpc(
-                    &ctx,
+                ctx.spawn_within(
                     format!("sibling UnaryCall #{index}"),
                     sibling_timeout,
                     async move { test.unary_call(request).await },
@@ -143,7 +139,7 @@ impl Driver for StalledReader {
         let mut completed = 0usize;
         let mut failures = Vec::new();
         for sibling in siblings {
-            match join_rpc(sibling).await {
+            match sibling.join().await {
                 Ok(_) => completed += 1,
                 Err(err) => failures.push(err.to_string()),
             }

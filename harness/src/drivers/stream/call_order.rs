@@ -15,7 +15,7 @@ use crate::verdict::Finding;
 
 pub struct CallOrder;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// Bound on each step.

@@ -17,7 +17,7 @@ use crate::verdict::Finding;
 
 pub struct CancelHalf;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// Echoes read before cancelling.

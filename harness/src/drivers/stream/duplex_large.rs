@@ -16,7 +16,7 @@ use crate::verdict::Finding;
 
 pub struct DuplexLarge;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// Requests (and responses) exchanged.

@@ -15,7 +15,7 @@ use crate::verdict::Finding;
 
 pub struct DuplexSequence;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// Sequence-numbered requests sent.

@@ -13,7 +13,7 @@ use crate::verdict::Finding;
 
 pub struct HalfClose;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// Responses the one request asks for.

@@ -1,0 +1,25 @@
+//! What a driver file imports: `use crate::drivers::prelude::*;` brings the
+//! driver trait and its context, spawning bounded RPCs, tallies and checks,
+//! the request shapes, the probe's observations and the types they use.
+
+pub use std::sync::Arc;
+pub use std::time::{Duration, Instant};
+
+pub use conformance::proto::probe::{HandlerState, HoldMode};
+pub use serde::{Deserialize, Serialize};
+
+pub use super::call::{
+    Call, FirstMessage, RpcError, Stalled, brief, is_transport_failure, join_all, within,
+};
+pub use super::probe::{
+    observe, quick_rpc, read_gauge, unanswered_while_held, wait_gauge, wait_running,
+};
+pub use super::requests::{
+    MAX_MESSAGE, hold_request, output_request, payload, probe_client, test_client, unary_request,
+};
+pub use super::streams::{StreamDone, spawn_output_stream, wait_signals};
+pub use super::tally::{Checks, Tally};
+pub use super::{Ctx, Driver, DriverError, DriverResult};
+pub use crate::client::Channel;
+pub use crate::scenario::Capability;
+pub use crate::verdict::Finding;

@@ -1,0 +1,143 @@
+//! Counting outcomes into a verdict: a [`Tally`] of like RPCs renders the
+//! standard "N of M … (first: …)" line; [`Checks`] collects a scenario's
+//! separate checks into a finding.
+
+use std::fmt::Display;
+
+use crate::verdict::Finding;
+
+/// Outcomes of like RPCs: how many there were, which failed and how.
+#[derive(Debug, Default)]
+pub struct Tally {
+    total: usize,
+    failures: Vec<String>,
+}
+
+impl Tally {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Counts one outcome; a failure is kept as "`label`: error". Returns
+    /// the value of a success.
+    pub fn record<T, E: Display>(
+        &mut self,
+        label: impl Display,
+        outcome: Result<T, E>,
+    ) -> Option<T> {
+        self.total += 1;
+        match outcome {
+            Ok(value) => Some(value),
+            Err(err) => {
+                self.failures.push(format!("{label}: {err}"));
+                None
+            }
+        }
+    }
+
+    /// Counts one success.
+    pub fn pass(&mut self) {
+        self.total += 1;
+    }
+
+    /// Counts one failure, described by `what`.
+    pub fn fail(&mut self, what: impl Into<String>) {
+        self.total += 1;
+        self.failures.push(what.into());
+    }
+
+    pub fn total(&self) -> usize {
+        self.total
+    }
+
+    pub fn failed(&self) -> usize {
+        self.failures.len()
+    }
+
+    pub fn succeeded(&self) -> usize {
+        self.total - self.failures.len()
+    }
+
+    pub fn all_passed(&self) -> bool {
+        self.failures.is_empty()
+    }
+
+    pub fn failures(&self) -> &[String] {
+        &self.failures
+    }
+
+    /// "F of N `what` (first: …)": the standard line for failed RPCs.
+    pub fn line(&self, what: &str) -> String {
+        match self.failures.first() {
+            Some(first) => format!(
+                "{} of {} {what} (first: {first})",
+                self.failed(),
+                self.total
+            ),
+            None => format!("0 of {} {what}", self.total),
+        }
+    }
+
+    /// A failed finding: `line(what)`, with the next few failures as
+    /// evidence.
+    pub fn fail_finding(&self, what: &str) -> Finding {
+        let mut finding = Finding::fail(self.line(what));
+        for failure in self.failures.iter().skip(1).take(4) {
+            finding = finding.evidence(failure.clone());
+        }
+        finding
+    }
+}
+
+/// A scenario's separate checks: problems found and lines of evidence,
+/// turned into one finding.
+#[derive(Debug, Default)]
+pub struct Checks {
+    problems: Vec<String>,
+    lines: Vec<String>,
+}
+
+impl Checks {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records a problem: the scenario fails, the first problem is its
+    /// reason.
+    pub fn problem(&mut self, what: impl Into<String>) {
+        self.problems.push(what.into());
+    }
+
+    /// Records a line of evidence, whatever the verdict.
+    pub fn line(&mut self, what: impl Into<String>) {
+        self.lines.push(what.into());
+    }
+
+    /// Records `passed` as evidence when `ok`, `failed()` as a problem
+    /// otherwise.
+    pub fn expect(&mut self, ok: bool, passed: impl Into<String>, failed: impl FnOnce() -> String) {
+        if ok {
+            self.line(passed);
+        } else {
+            self.problem(failed());
+        }
+    }
+
+    pub fn passed(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    /// Fail with "`failed`: first problem" (further problems, then the lines,
+    /// as evidence), or pass with `passed` then the lines.
+    pub fn finding(self, failed: &str, passed: impl Into<String>) -> Finding {
+        let mut problems = self.problems.into_iter();
+        let mut finding = match problems.next() {
+            Some(first) => Finding::fail(format!("{failed}: {first}")),
+            None => Finding::pass().evidence(passed),
+        };
+        for line in problems.chain(self.lines) {
+            finding = finding.evidence(line);
+        }
+        finding
+    }
+}
