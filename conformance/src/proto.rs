@@ -19,3 +19,20 @@ pub const ECHO_INITIAL: &str = "x-grpc-test-echo-initial";
 /// Interop metadata a TestService echoes: this binary request header's
 /// value comes back as a trailer.
 pub const ECHO_TRAILING: &str = "x-grpc-test-echo-trailing-bin";
+
+/// The path of TestService.EmptyCall, for calls made without a generated
+/// client (raw HTTP/2).
+pub const EMPTY_CALL_PATH: &str = "/grpc.testing.TestService/EmptyCall";
+
+/// An `grpc.testing.Empty` message as it travels: the five-byte gRPC
+/// message prefix (not compressed, length 0) and no body.
+pub const EMPTY_MESSAGE_FRAME: [u8; 5] = [0; 5];
+
+/// A gRPC POST to `uri` with the headers every gRPC call carries
+/// (`content-type: application/grpc`, `te: trailers`), for calls made
+/// without a generated client.
+pub fn grpc_post(uri: impl AsRef<str>) -> http::request::Builder {
+    http::Request::post(uri.as_ref())
+        .header(http::header::CONTENT_TYPE, "application/grpc")
+        .header(http::header::TE, "trailers")
+}

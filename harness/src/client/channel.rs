@@ -125,12 +125,11 @@ fn backoff(attempt: u32) -> Duration {
 /// Completes one EmptyCall (its response headers suffice: the server's
 /// SETTINGS precede them on the connection).
 async fn settle(inner: tonic::transport::Channel) {
-    let request = http::Request::post("/grpc.testing.TestService/EmptyCall")
-        .header("content-type", "application/grpc")
-        .header("te", "trailers")
-        .body(Body::new(http_body_util::Full::new(
-            bytes::Bytes::from_static(&[0, 0, 0, 0, 0]),
-        )));
+    let request = conformance::proto::grpc_post(conformance::proto::EMPTY_CALL_PATH).body(
+        Body::new(http_body_util::Full::new(bytes::Bytes::from_static(
+            &conformance::proto::EMPTY_MESSAGE_FRAME,
+        ))),
+    );
     let Ok(request) = request else { return };
     let _ = tokio::time::timeout(SETTLE_LIMIT, inner.oneshot(request)).await;
 }

@@ -123,18 +123,20 @@ async fn advertised_max_streams(uri: &str) -> Option<u32> {
     let attempt = async {
         let tcp = tokio::net::TcpStream::connect(authority).await.ok()?;
         let (client, mut connection) = h2::client::handshake(tcp).await.ok()?;
-        let request = http::Request::post(format!(
-            "http://{authority}/grpc.testing.TestService/EmptyCall"
+        let request = conformance::proto::grpc_post(format!(
+            "http://{authority}{}",
+            conformance::proto::EMPTY_CALL_PATH
         ))
-        .header("content-type", "application/grpc")
-        .header("te", "trailers")
         .body(())
         .ok()?;
         let exchange = async {
             let mut client = client.ready().await.ok()?;
             let (response, mut body) = client.send_request(request, false).ok()?;
-            body.send_data(Bytes::from_static(&[0, 0, 0, 0, 0]), true)
-                .ok()?;
+            body.send_data(
+                Bytes::from_static(&conformance::proto::EMPTY_MESSAGE_FRAME),
+                true,
+            )
+            .ok()?;
             response.await.ok()
         };
         // Drive the connection until the answer arrives: by then the

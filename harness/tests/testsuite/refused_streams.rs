@@ -39,7 +39,10 @@ async fn refusing_server(refuse: usize, reason: h2::Reason) -> (String, Arc<Atom
             let Ok(mut body) = respond.send_response(response, false) else {
                 continue;
             };
-            let _ = body.send_data(Bytes::from_static(&[0, 0, 0, 0, 0]), false);
+            let _ = body.send_data(
+                Bytes::from_static(&conformance::proto::EMPTY_MESSAGE_FRAME),
+                false,
+            );
             let mut trailers = http::HeaderMap::new();
             trailers.insert("grpc-status", http::HeaderValue::from_static("0"));
             let _ = body.send_trailers(trailers);
