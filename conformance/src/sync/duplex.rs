@@ -5,7 +5,7 @@
 //! [`RecvHalf`] (a [`Stream`], so it can be handed to tonic as a request
 //! stream). Like the other primitives of [`crate::sync`], it is a mutex and
 //! stored wakers written against the shim, with no tokio primitive inside, so
-//! that loom checks this very code (`tests/loom_sync.rs`).
+//! that loom checks this very code (`tests/loom/`).
 //!
 //! # Stream states
 //!

@@ -1,6 +1,6 @@
 //! Concurrency primitives the reference server and the harness really use,
 //! written against [`shim`] so that the loom models in
-//! `conformance/tests/loom_sync.rs` check the very same code (build with
+//! `conformance/tests/loom/` check the very same code (build with
 //! `RUSTFLAGS="--cfg conformance_loom"`, see `scripts/loom.sh`);
 //! `conformance/tests/sync_poll.rs` checks them poll by poll on std.
 //!

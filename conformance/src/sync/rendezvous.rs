@@ -4,7 +4,7 @@
 //! parties actually inside.
 //!
 //! The state is a plain mutex-guarded map of the waiters' wakers in arrival
-//! order, so loom can check it exhaustively (`tests/loom_sync.rs`) and the
+//! order, so loom can check it exhaustively (`tests/loom/`) and the
 //! poll-level tests can drive it step by step (`tests/sync_poll.rs`).
 
 use std::collections::BTreeMap;
