@@ -10,6 +10,7 @@ mod capacity;
 mod discover;
 mod process;
 mod sniff;
+mod targets_file;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -23,6 +24,7 @@ use tonic::transport::{Certificate, ClientTlsConfig};
 pub use capacity::HandlerCapacity;
 pub use discover::Discovery;
 pub use process::{ProcessExit, ServerProcess, StopSignal};
+pub use targets_file::{TargetEntry, TargetsFile};
 
 use crate::client::Dial;
 use crate::defects::ClientDefect;

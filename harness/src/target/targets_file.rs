@@ -1,0 +1,237 @@
+//! `targets/targets.toml`: the third-party servers the matrix runs, each
+//! with how to install it, start it, read its version and what to expect.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{StopSignal, TargetSpec};
+
+/// How long an install step may take (a cold Maven or C++ build).
+const INSTALL_LIMIT: Duration = Duration::from_secs(900);
+/// How long a version command may take.
+const VERSION_LIMIT: Duration = Duration::from_secs(60);
+/// How long a started server has to answer (a JVM starts slowly).
+const STARTUP_LIMIT: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetsFile {
+    pub target: Vec<TargetEntry>,
+}
+
+/// One server of the matrix. Commands run with `sh -c` from the
+/// repository root.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetEntry {
+    pub name: String,
+    /// Implementation, version and threading/transport model, in one line.
+    pub description: String,
+    /// An idempotent install command.
+    pub install: String,
+    /// Starts the server in the foreground; `{port}` is replaced.
+    pub start: String,
+    /// Prints the implementation's version.
+    pub version: String,
+    /// The services it implements (`test`, `probe`), for the reader.
+    pub services: Vec<String>,
+    pub expectations: Option<PathBuf>,
+    /// The signal the server stops gracefully on, if it does (see
+    /// `run --graceful-stop`).
+    #[serde(default)]
+    pub graceful_stop: Option<StopSignal>,
+}
+
+impl TargetsFile {
+    /// Reads and validates `path`; errors name the file, line and column.
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|err| format!("{}: cannot read: {err}", path.display()))?;
+        let file: TargetsFile = toml::from_str(&text).map_err(|err| {
+            let (line, column) = err
+                .span()
+                .map_or((1, 1), |span| crate::scenario::position(&text, span.start));
+            format!(
+                "{}:{line}:{column}: {}",
+                path.display(),
+                err.message().trim()
+            )
+        })?;
+        let mut seen = std::collections::BTreeSet::new();
+        for entry in &file.target {
+            if !seen.insert(entry.name.as_str()) {
+                return Err(format!(
+                    "{}: target {:?} is listed twice",
+                    path.display(),
+                    entry.name
+                ));
+            }
+        }
+        Ok(file)
+    }
+
+    /// The targets named in `only` (all when empty), in file order; an
+    /// unknown name is an error.
+    pub fn select(&self, only: &[String], path: &Path) -> Result<Vec<&TargetEntry>, String> {
+        if let Some(unknown) = only
+            .iter()
+            .find(|name| !self.target.iter().any(|t| &t.name == *name))
+        {
+            return Err(format!(
+                "--only {unknown:?}: no such target in {} (it has: {})",
+                path.display(),
+                self.target
+                    .iter()
+                    .map(|t| t.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        Ok(self
+            .target
+            .iter()
+            .filter(|t| only.is_empty() || only.contains(&t.name))
+            .collect())
+    }
+}
+
+impl TargetEntry {
+    /// Runs the install command.
+    pub fn install(&self) -> Result<(), String> {
+        shell(&self.install, INSTALL_LIMIT).map(|_| ())
+    }
+
+    /// The version the implementation reports, or why it could not be read.
+    pub fn read_version(&self) -> String {
+        shell(&self.version, VERSION_LIMIT).unwrap_or_else(|err| format!("unknown ({err})"))
+    }
+
+    /// How the harness starts and stops it.
+    pub fn spec(&self) -> TargetSpec {
+        TargetSpec::Command {
+            command: self.start.clone(),
+            startup_timeout: STARTUP_LIMIT,
+            graceful_stop: self.graceful_stop,
+        }
+    }
+
+    /// The `run` command that reproduces this target's results.
+    pub fn command_line(&self) -> String {
+        format!(
+            "grpc-conformance run --server-cmd '{}'{} --name {}",
+            self.start,
+            self.graceful_stop
+                .map(|signal| format!(" --graceful-stop {signal}"))
+                .unwrap_or_default(),
+            self.name
+        )
+    }
+}
+
+/// Runs a shell command from the current directory for at most `limit`,
+/// returning its trimmed stdout, or its output's tail on failure.
+fn shell(command: &str, limit: Duration) -> Result<String, String> {
+    let child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|err| format!("cannot run `{command}`: {err}"))?;
+    let id = child.id();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done_tx.send(child.wait_with_output());
+    });
+    match done_rx.recv_timeout(limit) {
+        Ok(Ok(output)) if output.status.success() => {
+            Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+        }
+        Ok(Ok(output)) => {
+            let mut text = String::from_utf8_lossy(&output.stderr).into_owned();
+            text.push_str(&String::from_utf8_lossy(&output.stdout));
+            let tail: Vec<&str> = text.lines().rev().take(12).collect();
+            Err(format!(
+                "`{command}` failed ({}): {}",
+                output.status,
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            ))
+        }
+        Ok(Err(err)) => Err(format!("`{command}`: {err}")),
+        Err(_) => {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &id.to_string()])
+                .status();
+            Err(format!(
+                "`{command}` did not finish within {} s",
+                limit.as_secs()
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<TargetsFile, String> {
+        let dir = std::env::temp_dir().join(format!("targets-file-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|err| err.to_string())?;
+        let path = dir.join(format!("{:x}.toml", text.len()));
+        std::fs::write(&path, text).map_err(|err| err.to_string())?;
+        TargetsFile::load(&path)
+    }
+
+    const ONE: &str = "[[target]]\nname = \"a\"\ndescription = \"d\"\ninstall = \"true\"\nstart = \"s {port}\"\nversion = \"echo 1\"\nservices = [\"test\"]\n";
+
+    #[test]
+    fn the_repository_targets_file_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../targets/targets.toml");
+        let file = TargetsFile::load(&path).expect("targets/targets.toml loads");
+        assert!(!file.target.is_empty());
+    }
+
+    #[test]
+    fn a_mistyped_field_is_refused_with_its_position() {
+        let err = parse(&ONE.replace("install =", "instal =")).expect_err("refused");
+        assert!(err.contains(":4:1: unknown field `instal`"), "{err}");
+    }
+
+    #[test]
+    fn a_name_listed_twice_is_refused() {
+        let err = parse(&format!("{ONE}{ONE}")).expect_err("refused");
+        assert!(err.contains("target \"a\" is listed twice"), "{err}");
+    }
+
+    #[test]
+    fn only_an_unknown_name_is_refused() {
+        let file = parse(ONE).expect("loads");
+        let path = Path::new("t.toml");
+        assert_eq!(file.select(&[], path).map(|v| v.len()), Ok(1));
+        let err = file.select(&["b".to_owned()], path).expect_err("refused");
+        assert!(
+            err.contains("no such target in t.toml (it has: a)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_command_line_reproduces_the_run() {
+        let mut file = parse(ONE).expect("loads");
+        let mut entry = file.target.remove(0);
+        assert_eq!(
+            entry.command_line(),
+            "grpc-conformance run --server-cmd 's {port}' --name a"
+        );
+        entry.graceful_stop = Some(StopSignal::Term);
+        assert!(
+            entry
+                .command_line()
+                .ends_with("--graceful-stop SIGTERM --name a")
+        );
+    }
+}
