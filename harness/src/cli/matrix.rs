@@ -27,9 +27,14 @@ pub struct MatrixArgs {
     /// Do not run the install commands (use what is installed).
     #[arg(long)]
     pub skip_install: bool,
-    /// Output directory: <out>/<target>/report.* and <out>/README.md.
+    /// Output directory for what is published: <out>/<target>/report.{json,md,html}
+    /// (at most 12 timeline spans per scenario) and the matrix.
     #[arg(long, value_name = "DIR", default_value = "reports")]
     pub out: PathBuf,
+    /// Output directory for the full reports (every timeline span, JUnit):
+    /// <full-out>/<target>/report.*; CI keeps them as artifacts.
+    #[arg(long, value_name = "DIR", default_value = "target/matrix-full")]
+    pub full_out: PathBuf,
     /// Run each scenario N times.
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub repeat: u32,
@@ -90,7 +95,8 @@ pub fn matrix(args: MatrixArgs) -> u8 {
                 continue;
             }
         };
-        let files = ReportFiles::new(args.out.join(&entry.name));
+        let files = ReportFiles::new(args.full_out.join(&entry.name));
+        let published = ReportFiles::new(args.out.join(&entry.name));
         let run = runtime.block_on(run_target(
             entry,
             &version,
@@ -107,8 +113,16 @@ pub fn matrix(args: MatrixArgs) -> u8 {
                 continue;
             }
         };
-        if let Err(err) = files.write_all(&report) {
-            super::error(format!("cannot write {}: {err}", files.dir.display()));
+        let written = files
+            .write_all(&report)
+            .map_err(|err| (files.dir.clone(), err))
+            .and_then(|_| {
+                published
+                    .write_published(&report)
+                    .map_err(|err| (published.dir.clone(), err))
+            });
+        if let Err((dir, err)) = written {
+            super::error(format!("cannot write {}: {err}", dir.display()));
             return exit::USAGE;
         }
         eprintln!("{}", summary_line(&report));
@@ -219,7 +233,7 @@ fn write_matrix(out: &std::path::Path, outcomes: &Outcomes) -> std::io::Result<(
         }
     }
     readme.push_str(&format!(
-        "\nEach target's report: `{0}/<target>/report.md` (also `.html`, `.json`, JUnit `.xml`). Regenerate with `scripts/matrix.sh` (installs every target, then `grpc-conformance matrix`).\n",
+        "\nEach target's report: `{0}/<target>/report.md` (also `.html`, `.json`; timelines cut to a few spans per scenario, the full reports and JUnit files are written to `--full-out`). Regenerate with `scripts/matrix.sh` (installs every target, then `grpc-conformance matrix`).\n",
         out.display()
     ));
     write_atomic(&out.join("README.md"), readme.as_bytes())?;

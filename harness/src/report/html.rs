@@ -127,6 +127,14 @@ pub fn render(report: &Report) -> String {
             let _ = write!(out, "<p><b>Figures:</b> {}</p>", escape(&figures));
         }
         out.push_str(&svg_timeline::render(&result.timeline));
+        if result.timeline_dropped > 0 {
+            let _ = write!(
+                out,
+                "<p>Timeline: {} of {} RPCs drawn (the full report keeps more).</p>",
+                result.timeline.len(),
+                result.timeline.len() + result.timeline_dropped
+            );
+        }
         let _ = write!(
             out,
             "<p>{} ms of a {} ms budget. Reproduce: <code>{}</code></p></details>",

@@ -14,8 +14,17 @@ fn figures(result: &ScenarioResult) -> String {
         .join(", ")
 }
 
-fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
+/// Text from a target (names, reasons, evidence) made inert in Markdown:
+/// HTML in it is shown, never rendered.
+pub(crate) fn text(raw: &str) -> String {
+    raw.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// [`text`] fit for a table cell: one line, pipes escaped.
+pub(crate) fn cell(raw: &str) -> String {
+    text(raw).replace('|', "\\|").replace('\n', " ")
 }
 
 /// A verdict as a table cell, with the expectation where it matters.
@@ -36,7 +45,7 @@ pub fn render(report: &Report) -> String {
     let _ = writeln!(
         out,
         "# gRPC concurrency conformance: {}\n",
-        report.target.description
+        text(&report.target.description)
     );
     let _ = writeln!(out, "| | |\n|---|---|");
     if !report.target.implementation.is_empty() {
@@ -128,13 +137,13 @@ pub fn render(report: &Report) -> String {
             let _ = writeln!(out, "### `{}`: {}\n", result.id, result.title);
             let _ = writeln!(out, "Guarantee: {}\n", result.guarantee);
             if let Some(reason) = &result.reason {
-                let _ = writeln!(out, "**{}**: {reason}\n", verdict_cell(result));
+                let _ = writeln!(out, "**{}**: {}\n", verdict_cell(result), text(reason));
             }
             if let crate::expectations::Expected::KnownFailure(why) = &result.expected {
-                let _ = writeln!(out, "Known failure: {why}\n");
+                let _ = writeln!(out, "Known failure: {}\n", text(why));
             }
             for line in &result.evidence {
-                let _ = writeln!(out, "- {line}");
+                let _ = writeln!(out, "- {}", text(line));
             }
             let _ = writeln!(out, "\nReproduce: `{}`\n", result.repro);
         }

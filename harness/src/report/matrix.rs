@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
 use super::html::{STYLE, escape};
-use super::markdown::verdict_cell;
+use super::markdown::{cell, verdict_cell};
 use super::{Report, ScenarioResult};
 
 /// The cell of one scenario on one target: the worst verdict over its runs.
@@ -64,11 +64,11 @@ pub fn render_markdown(reports: &[Report], title: &str) -> String {
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            heading(report),
-            report.target.version.replace('|', "\\|"),
-            report.target.description.replace('|', "\\|"),
+            cell(&heading(report)),
+            cell(&report.target.version),
+            cell(&report.target.description),
             report.started_at,
-            report.machine.replace('|', "\\|"),
+            cell(&report.machine),
             s.pass,
             s.fail,
             s.skip,
@@ -77,7 +77,7 @@ pub fn render_markdown(reports: &[Report], title: &str) -> String {
     }
     out.push_str("\n| scenario |");
     for report in &matrix.targets {
-        let _ = write!(out, " {} |", heading(report));
+        let _ = write!(out, " {} |", cell(&heading(report)));
     }
     out.push_str("\n|---|");
     for _ in &matrix.targets {
@@ -87,12 +87,12 @@ pub fn render_markdown(reports: &[Report], title: &str) -> String {
     for (_, id) in &matrix.scenarios {
         let _ = write!(out, "| `{id}` |");
         for index in 0..matrix.targets.len() {
-            let cell = matrix
+            let verdict = matrix
                 .cells
                 .get(&(index, *id))
                 .and_then(|results| worst(results))
                 .map_or_else(|| "—".to_owned(), verdict_cell);
-            let _ = write!(out, " {cell} |");
+            let _ = write!(out, " {verdict} |");
         }
         out.push('\n');
     }

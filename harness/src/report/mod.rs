@@ -192,6 +192,21 @@ impl ReportFiles {
         write_atomic(&self.json(), &json)
     }
 
+    /// Writes the formats people read (JSON, Markdown, HTML) of
+    /// [`Report::for_publication`]: what `reports/` holds.
+    pub fn write_published(&self, report: &Report) -> std::io::Result<()> {
+        let report = report.for_publication(PUBLISHED_SPANS);
+        self.write_json(&report)?;
+        write_atomic(
+            &self.dir.join("report.md"),
+            markdown::render(&report).as_bytes(),
+        )?;
+        write_atomic(
+            &self.dir.join("report.html"),
+            html::render(&report).as_bytes(),
+        )
+    }
+
     /// Writes every format. Returns the paths written.
     pub fn write_all(&self, report: &Report) -> std::io::Result<Vec<PathBuf>> {
         self.write_json(report)?;
@@ -202,6 +217,38 @@ impl ReportFiles {
         let html = self.dir.join("report.html");
         write_atomic(&html, html::render(report).as_bytes())?;
         Ok(vec![self.json(), junit, markdown, html])
+    }
+}
+
+/// How many timeline spans a published scenario result keeps (see
+/// [`Report::for_publication`]).
+pub const PUBLISHED_SPANS: usize = 12;
+
+impl Report {
+    /// The report as it is committed and published: every verdict, reason,
+    /// evidence line and figure, but at most `max_spans` timeline spans per
+    /// scenario, sampled evenly by start time so the picture keeps its
+    /// shape; the others are counted in `timeline_dropped`. The full report
+    /// is written beside the run that made it.
+    pub fn for_publication(&self, max_spans: usize) -> Report {
+        let mut published = self.clone();
+        for result in &mut published.results {
+            let total = result.timeline.len();
+            if total <= max_spans {
+                continue;
+            }
+            let spans = std::mem::take(&mut result.timeline);
+            let keep: std::collections::BTreeSet<usize> =
+                (0..max_spans).map(|i| i * total / max_spans).collect();
+            result.timeline = spans
+                .into_iter()
+                .enumerate()
+                .filter(|(index, _)| keep.contains(index))
+                .map(|(_, span)| span)
+                .collect();
+            result.timeline_dropped += total - result.timeline.len();
+        }
+        published
     }
 }
 

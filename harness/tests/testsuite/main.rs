@@ -5,6 +5,7 @@ mod cli;
 mod explore;
 mod interrupt;
 mod not_grpc;
+mod outputs;
 mod refused_streams;
 mod scenario_files;
 mod server_cmd;

@@ -1,0 +1,158 @@
+//! Snapshot tests of everything the suite writes for people and tools: each
+//! report format and the matrix rendered from fixture reports
+//! (`fixtures/reports/`: a faithful target with a skip and an error, a
+//! defective one with expected, unexpected and stale results, reasons and
+//! evidence carrying markup), `explain`, and the expectations'
+//! classification. Review a change with `cargo insta review`, or accept it
+//! with `INSTA_UPDATE=always cargo test -p harness --test testsuite outputs`.
+
+use std::path::PathBuf;
+
+use harness::expectations::{Expected, classify};
+use harness::report::{self, Report, html, junit, markdown, matrix};
+use harness::verdict::Verdict;
+
+use crate::support::run;
+
+fn fixture(name: &str) -> Report {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/testsuite/fixtures/reports")
+        .join(format!("{name}.json"));
+    report::read(&path).unwrap_or_else(|err| panic!("fixture {name}: {err}"))
+}
+
+fn both() -> [(&'static str, Report); 2] {
+    [
+        ("faithful", fixture("faithful")),
+        ("defective", fixture("defective")),
+    ]
+}
+
+#[test]
+fn markdown_report() {
+    for (name, report) in both() {
+        let text = markdown::render(&report);
+        assert!(
+            !text.contains("<script>alert") && !text.contains("<img src=x"),
+            "markup from a target's reason or evidence reached the Markdown unescaped"
+        );
+        insta::assert_snapshot!(format!("markdown_{name}"), text);
+    }
+}
+
+#[test]
+fn junit_report() {
+    for (name, report) in both() {
+        let xml = junit::render(&report).expect("JUnit renders");
+        insta::assert_snapshot!(format!("junit_{name}"), xml);
+    }
+}
+
+#[test]
+fn html_report() {
+    for (name, report) in both() {
+        let page = html::render(&report);
+        assert!(
+            !page.contains("<script>alert") && !page.contains("<img src=x"),
+            "markup from a target's reason or evidence reached the page unescaped"
+        );
+        insta::assert_snapshot!(format!("html_{name}"), page);
+    }
+}
+
+#[test]
+fn json_report_for_publication() {
+    let report = fixture("faithful").for_publication(3);
+    let kept: Vec<(String, usize, usize)> = report
+        .results
+        .iter()
+        .map(|r| (r.id.clone(), r.timeline.len(), r.timeline_dropped))
+        .collect();
+    insta::assert_debug_snapshot!("published_timelines", kept);
+}
+
+#[test]
+fn matrix_markdown_and_html() {
+    let reports: Vec<Report> = both().into_iter().map(|(_, report)| report).collect();
+    let title = "compatibility matrix";
+    insta::assert_snapshot!("matrix_markdown", matrix::render_markdown(&reports, title));
+    let page = matrix::render_html(&reports, title);
+    assert!(
+        !page.contains("<b>server</b>"),
+        "a target name's markup reached the page"
+    );
+    insta::assert_snapshot!("matrix_html", page);
+}
+
+#[test]
+fn explain_output() {
+    for id in ["channel.parallel-rendezvous-8", "handler.stalled-reader"] {
+        let output = run(&["explain", id]);
+        assert!(output.status.success(), "explain {id} failed");
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        insta::assert_snapshot!(format!("explain_{}", id.replace('.', "_")), text);
+    }
+}
+
+#[test]
+fn expectations_classification() {
+    let expected = [
+        Expected::Pass,
+        Expected::KnownFailure("r".into()),
+        Expected::KnownFlaky("r".into()),
+    ];
+    let mut table = String::new();
+    for verdict in [Verdict::Pass, Verdict::Fail, Verdict::Error, Verdict::Skip] {
+        for expectation in &expected {
+            let outcome = classify(verdict, expectation);
+            table.push_str(&format!(
+                "{:<5} {:<14} -> {:<19} fails the run: {}\n",
+                verdict.as_str(),
+                match expectation {
+                    Expected::Pass => "pass",
+                    Expected::KnownFailure(_) => "known-failure",
+                    Expected::KnownFlaky(_) => "known-flaky",
+                },
+                format!("{outcome:?}"),
+                outcome.fails_run(false)
+            ));
+        }
+    }
+    insta::assert_snapshot!("classification", table);
+}
+
+#[test]
+fn expectations_errors_name_the_file_and_line() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let cases = [
+        (
+            "unknown-id",
+            "[[known_failure]]\nid = \"channel.no-such\"\nreason = \"x\"\n",
+        ),
+        (
+            "mistyped-field",
+            "[[known_failure]]\nid = \"channel.*\"\nreasn = \"x\"\n",
+        ),
+        ("not-toml", "[[known_failure]\n"),
+    ];
+    let mut lines = String::new();
+    for (name, text) in cases {
+        let path = dir.path().join(format!("{name}.toml"));
+        std::fs::write(&path, text).expect("write");
+        let output = run(&[
+            "run",
+            "--filter",
+            "channel.one-connection",
+            "--expectations",
+            path.to_str().expect("utf-8 path"),
+        ]);
+        let stderr = String::from_utf8_lossy(&output.stderr)
+            .replace(dir.path().to_str().expect("utf-8 path"), "<dir>");
+        lines.push_str(&format!(
+            "{name}: exit {:?}\n{}\n",
+            output.status.code(),
+            stderr.trim()
+        ));
+    }
+    insta::assert_snapshot!("expectations_errors", lines);
+}
