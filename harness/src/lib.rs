@@ -14,6 +14,7 @@
 
 pub mod cli;
 pub mod client;
+pub mod contract;
 pub mod defects;
 pub mod drivers;
 pub mod expectations;

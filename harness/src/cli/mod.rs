@@ -1,5 +1,6 @@
 //! The `grpc-conformance` command line.
 
+mod contract;
 mod explore;
 mod matrix;
 mod progress;
@@ -70,6 +71,12 @@ enum Command {
     Report(report_cmd::ReportArgs),
     /// Run generated concurrent schedules (proptest) against a target.
     Explore(Box<explore::ExploreArgs>),
+    /// Check, one RPC at a time, that a server implements what the
+    /// scenarios rely on (TestService fields, metadata echo, pacing, and
+    /// ProbeService's holds, observations, gauges and pipes). Run it first
+    /// when writing an adapter. Exit 0 when every applicable check passes,
+    /// 1 when one fails, 3 when the target is unreachable.
+    Contract(Box<contract::ContractArgs>),
     /// Install and run every third-party target of targets/targets.toml and
     /// write the compatibility matrix (reports/).
     Matrix(matrix::MatrixArgs),
@@ -166,6 +173,7 @@ pub fn main() -> ExitCode {
         Some(Command::Serve(args)) => serve::serve(args),
         Some(Command::Report(args)) => report_cmd::report(args),
         Some(Command::Matrix(args)) => matrix::matrix(args),
+        Some(Command::Contract(args)) => contract::contract(*args),
         Some(Command::Explore(args)) => explore::run(*args),
     };
     ExitCode::from(code)
