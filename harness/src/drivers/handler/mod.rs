@@ -2,6 +2,8 @@
 
 pub(super) mod blocking_capacity;
 pub(super) mod cancel_sibling;
+mod cancellation;
+mod common;
 pub(super) mod deadline;
 pub(super) mod echo_metadata;
 pub(super) mod failing_sibling;

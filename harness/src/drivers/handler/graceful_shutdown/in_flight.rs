@@ -1,0 +1,65 @@
+//! The RPCs in flight when the stop begins, each proven started.
+
+use crate::client::{ClientChannel, Dial};
+use crate::drivers::prelude::*;
+
+use super::{Params, connect};
+
+/// Starts `in_flight` RPCs on `channel`: Hold SLEEP calls, each observed
+/// RUNNING through another channel to the same server; without
+/// ProbeService, paced StreamingOutputCalls, each with its first response.
+pub(super) async fn start(
+    ctx: &Ctx,
+    dial: &Dial,
+    channel: &ClientChannel,
+    params: &Params,
+    has_probe: bool,
+) -> Result<Vec<Call<StreamDone>>, DriverError> {
+    // Each may outlast the grace period the server is given.
+    let limit = Duration::from_millis(params.grace_ms) + ctx.rpc_limit();
+    let wait = ctx.rpc_limit();
+    if !has_probe {
+        let (first_tx, mut first_rx) = tokio::sync::mpsc::unbounded_channel();
+        let sizes = vec![16; params.responses.max(2)];
+        let interval = Duration::from_millis(params.interval_ms);
+        let calls = (0..params.in_flight)
+            .map(|index| {
+                let label = format!("in-flight StreamingOutputCall #{index}");
+                let request = output_request(&sizes, interval);
+                let first = Some((index, first_tx.clone()));
+                spawn_output_stream(ctx, channel.handle(), label, request, limit, first)
+            })
+            .collect();
+        drop(first_tx);
+        let started = wait_signals(&mut first_rx, params.in_flight, wait).await;
+        if started < params.in_flight {
+            return Err(DriverError::target(format!(
+                "only {started} of {} in-flight streams delivered a first response within {} ms",
+                params.in_flight,
+                wait.as_millis()
+            )));
+        }
+        return Ok(calls);
+    }
+    let mut observer = probe_client(connect(dial)?.handle());
+    let hold = Duration::from_millis(params.hold_ms);
+    let mut calls = Vec::new();
+    for index in 0..params.in_flight {
+        let tag = ctx.unique(&format!("in-flight-{index}"));
+        let mut probe = probe_client(channel.handle());
+        let request = hold_request(&tag, HoldMode::Sleep, hold, "");
+        let label = format!("in-flight Hold SLEEP #{index}");
+        calls.push(ctx.spawn_within(label, hold + limit, async move {
+            probe.hold(request).await?;
+            let ended = Instant::now();
+            Ok::<_, tonic::Status>(StreamDone { messages: 1, ended })
+        }));
+        if !wait_running(&mut observer, &tag, wait).await {
+            return Err(DriverError::target(format!(
+                "in-flight RPC #{index} was not observed RUNNING within {} ms",
+                wait.as_millis()
+            )));
+        }
+    }
+    Ok(calls)
+}
