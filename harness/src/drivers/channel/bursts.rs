@@ -1,24 +1,17 @@
 //! `bursts`: repeated bursts of concurrent RPCs with payloads larger than the
-//! HTTP/2 flow-control window complete without stalls, and (with
-//! ProbeService) every RPC of a burst is open at the server at once.
-
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+//! HTTP/2 flow-control window complete without stalls (method: bursts.md).
 
 use conformance::proto::probe::PipeRequest;
-use serde::Deserialize;
 use tokio::sync::{Barrier, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 
-use crate::drivers::{
-    Ctx, Driver, DriverError, DriverResult, brief, probe_client, test_client, unary_request, within,
-};
-use crate::scenario::Capability;
-use crate::verdict::Finding;
+use super::common::join_counted;
+use super::kinds;
+use crate::drivers::prelude::*;
 
 pub struct Bursts;
 
-#[derive(Debug, Deserialize, serde::Serialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Params {
     pub bursts: usize,
@@ -41,10 +34,52 @@ impl Default for Params {
     }
 }
 
+/// A payload of its own for each RPC of each burst.
 fn pattern(burst: usize, index: usize, size: usize) -> Vec<u8> {
     (0..size)
         .map(|i| ((i * 31 + index * 7 + burst) % 251) as u8)
         .collect()
+}
+
+/// One RPC of a burst with ProbeService: a Pipe stream that sends `body`,
+/// checks its echo, and closes only once every stream of the burst has its
+/// echo.
+async fn pipe(
+    channel: Channel,
+    tag: String,
+    body: Vec<u8>,
+    all: Arc<Barrier>,
+) -> Result<(), RpcError> {
+    let (requests, outbound) = mpsc::channel(1);
+    let request = PipeRequest {
+        tag,
+        scope: String::new(),
+        producer: 0,
+        seq: 0,
+        payload: body.clone(),
+    };
+    requests
+        .try_send(request)
+        .map_err(|_| RpcError::Task("cannot queue the payload".to_owned()))?;
+    let mut echoes = probe_client(channel)
+        .pipe(ReceiverStream::new(outbound))
+        .await?
+        .into_inner();
+    let echo = echoes
+        .message()
+        .await?
+        .ok_or_else(|| RpcError::wrong("no echo"))?;
+    if echo.echo.map(|e| e.payload) != Some(body) {
+        return Err(RpcError::wrong(
+            "the echoed payload differs from the one sent",
+        ));
+    }
+    all.wait().await;
+    drop(requests);
+    match echoes.message().await? {
+        None => Ok(()),
+        Some(_) => Err(RpcError::wrong("an extra echo")),
+    }
 }
 
 impl Driver for Bursts {
@@ -56,112 +91,57 @@ impl Driver for Bursts {
         let channel = ctx.channel()?;
         let has_probe = ctx.target().has(Capability::Probe);
         let limit = Duration::from_millis(params.burst_timeout_ms);
+        let size = params.payload_bytes;
         // With ProbeService a burst's streams are held open together.
         let rpcs = if has_probe {
             ctx.open_together(params.rpcs, 0, "streams of a burst")
         } else {
             params.rpcs
         };
-        let mut walls = Vec::new();
+        let mut slowest = 0.0_f64;
         for burst in 0..params.bursts {
             let started = Instant::now();
-            let barrier = Arc::new(Barrier::new(rpcs));
-            let mut tasks = Vec::new();
-            for index in 0..rpcs {
-                let handle = channel.handle();
-                let size = params.payload_bytes;
-                let barrier = Arc::clone(&barrier);
-                let span = ctx.timeline().start(format!("burst {burst} rpc {index}"));
-                let tag = ctx.unique(&format!("burst-{burst}-{index}"));
-                tasks.push(tokio::spawn(async move {
-                    let outcome = within(limit, "burst RPC", async move {
-                        if has_probe {
-                            let mut probe = probe_client(handle);
-                            let body = pattern(burst, index, size);
-                            let (requests, outbound) = mpsc::channel(1);
-                            let _ = requests
-                                .send(PipeRequest {
-                                    tag,
-                                    scope: String::new(),
-                                    producer: 0,
-                                    seq: 0,
-                                    payload: body.clone(),
-                                })
-                                .await;
-                            let mut echoes = probe
-                                .pipe(ReceiverStream::new(outbound))
-                                .await
-                                .map_err(|s| brief(&s))?
-                                .into_inner();
-                            let echo = echoes
-                                .message()
-                                .await
-                                .map_err(|s| brief(&s))?
-                                .ok_or("no echo")?;
-                            if echo.echo.map(|e| e.payload) != Some(body) {
-                                return Err(
-                                    "the echoed payload differs from the one sent".to_owned()
-                                );
-                            }
-                            barrier.wait().await;
-                            drop(requests);
-                            match echoes.message().await.map_err(|s| brief(&s))? {
-                                None => Ok(()),
-                                Some(_) => Err("an extra echo".to_owned()),
-                            }
-                        } else {
-                            let mut test = test_client(handle);
-                            let reply = test
-                                .unary_call(unary_request(size, size))
-                                .await
-                                .map_err(|s| brief(&s))?;
-                            let got = reply.into_inner().payload.map_or(0, |p| p.body.len());
-                            if got == size {
-                                Ok(())
-                            } else {
-                                Err(format!("asked {size} bytes, got {got}"))
-                            }
-                        }
-                    })
-                    .await;
-                    let outcome = outcome
-                        .map_err(|stalled| stalled.to_string())
-                        .and_then(|inner| inner);
-                    span.end(outcome.is_ok());
-                    outcome
-                }));
-            }
-            let mut failures = Vec::new();
-            for task in tasks {
-                if let Err(reason) = task
-                    .await
-                    .map_err(|join| DriverError::harness(format!("task failed: {join}")))?
-                {
-                    failures.push(reason);
-                }
-            }
-            let wall = started.elapsed();
-            walls.push(wall.as_secs_f64() * 1000.0);
-            if !failures.is_empty() {
+            let all = Arc::new(Barrier::new(rpcs));
+            let calls = (0..rpcs)
+                .map(|index| {
+                    let handle = channel.handle();
+                    let label = format!("burst {burst} rpc {index}");
+                    let call = if has_probe {
+                        let tag = ctx.unique(&format!("burst-{burst}-{index}"));
+                        let body = pattern(burst, index, size);
+                        ctx.spawn_within(
+                            label.clone(),
+                            limit,
+                            pipe(handle, tag, body, Arc::clone(&all)),
+                        )
+                    } else {
+                        let unary =
+                            kinds::unary(test_client(handle), unary_request(size, size), size);
+                        ctx.spawn_within(label.clone(), limit, async move { unary.await.map(drop) })
+                    };
+                    (label, call)
+                })
+                .collect();
+            let (_, failed) = join_counted(calls).await;
+            slowest = slowest.max(started.elapsed().as_secs_f64() * 1000.0);
+            if !failed.all_passed() {
                 return Ok(Finding::fail(format!(
-                    "burst {} of {}: {} of {} RPCs with {} KiB payloads stalled or failed; first: {}",
+                    "burst {} of {}: {}",
                     burst + 1,
                     params.bursts,
-                    failures.len(),
-                    rpcs,
-                    params.payload_bytes / 1024,
-                    failures[0]
+                    failed.line(&format!(
+                        "RPCs with {} KiB payloads stalled or failed",
+                        size / 1024
+                    ))
                 ))
                 .figure("bursts_completed", burst as f64));
             }
         }
-        let slowest = walls.iter().copied().fold(0.0, f64::max);
         Ok(Finding::pass()
             .evidence(format!(
-                "{} bursts of {} concurrent RPCs, each moving {} KiB both ways{}, completed intact; slowest burst {slowest:.0} ms",
+                "{} bursts of {rpcs} concurrent RPCs, each moving {} KiB both ways{}, completed intact; slowest burst {slowest:.0} ms",
                 params.bursts,
-                rpcs,
-                params.payload_bytes / 1024,
+                size / 1024,
                 if has_probe { " and all open together at the server" } else { "" }
             ))
             .figure("bursts_completed", params.bursts as f64)

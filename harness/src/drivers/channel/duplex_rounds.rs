@@ -1,22 +1,15 @@
-//! `duplex-rounds`: N FullDuplexCall streams held open together on one
-//! channel, ping-ponging in rounds: every stream gets its reply of round r
-//! before any stream starts round r+1, and none closes before all are done.
+//! `duplex-rounds`: FullDuplexCall streams held open together on one
+//! channel answer round after round (method: duplex_rounds.md).
 
-use std::sync::Arc;
-use std::time::Duration;
+use tokio::sync::Barrier;
 
-use serde::Deserialize;
-use tokio::sync::{Barrier, mpsc};
-use tokio_stream::wrappers::ReceiverStream;
-
-use crate::drivers::{
-    Ctx, Driver, DriverError, DriverResult, brief, output_request, test_client, within,
-};
-use crate::verdict::Finding;
+use super::common::{connections, join_counted};
+use super::duplex::Duplex;
+use crate::drivers::prelude::*;
 
 pub struct DuplexRounds;
 
-#[derive(Debug, Deserialize, serde::Serialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// Streams open at once.
@@ -37,126 +30,83 @@ impl Default for Params {
     }
 }
 
+/// One stream's life: R rounds, then a clean close. A failure says in
+/// which round it came.
+async fn play(
+    channel: Channel,
+    size: usize,
+    rounds: usize,
+    barrier: Arc<Barrier>,
+    limit: Duration,
+    first: FirstMessage,
+) -> Result<(), RpcError> {
+    let in_round = |round: usize| {
+        move |err: RpcError| RpcError::wrong(format!("in round {}: {err}", round + 1))
+    };
+    let mut stream = async { within(limit, "FullDuplexCall", Duplex::open(channel, size)).await? }
+        .await
+        .map_err(in_round(0))?;
+    for round in 0..rounds {
+        let reply = async {
+            if round == 0 {
+                within(limit, "reply", stream.reply()).await?
+            } else {
+                within(limit, "reply", stream.ping(size)).await?
+            }
+        };
+        match reply.await.map_err(in_round(round))? {
+            got if got == size => first.mark(),
+            _ => {
+                return Err(in_round(round)(RpcError::wrong(
+                    "a reply of the wrong size",
+                )));
+            }
+        }
+        // Nobody starts the next round, or closes, before all streams have
+        // this round's reply.
+        within(limit, "the other streams' replies", barrier.wait())
+            .await
+            .map_err(|stalled| in_round(round)(stalled.into()))?;
+    }
+    within(limit, "the end of the stream", stream.close()).await?
+}
+
 impl Driver for DuplexRounds {
     const NAME: &'static str = "duplex-rounds";
     const DOC: &'static str = include_str!("duplex_rounds.md");
     type Params = Params;
 
     async fn run(ctx: Ctx, params: Arc<Params>) -> DriverResult {
-        let mut streams = params.streams.max(1);
-        let mut notes = Vec::new();
-        if let Some(limit) = ctx.target().advertised_max_streams {
-            let limit = limit as usize;
-            if limit < streams {
-                notes.push(format!(
-                    "sized down from {streams} to {limit} streams: the target advertises that limit"
-                ));
-                streams = limit;
-            }
-        }
+        let streams = ctx.open_together(params.streams.max(1), 0, "streams open together");
         let channel = ctx.channel()?;
         let barrier = Arc::new(Barrier::new(streams));
         let limit = Duration::from_millis(params.reply_timeout_ms);
-        let rounds = params.rounds.max(1);
-        let mut tasks = Vec::new();
-        for index in 0..streams {
-            let mut client = test_client(channel.handle());
-            let barrier = Arc::clone(&barrier);
-            let mut span = ctx.timeline().start(format!("stream #{index}"));
-            tasks.push(tokio::spawn(async move {
-                let (requests, outbound) = mpsc::channel(2);
+        let round_count = params.rounds.max(1);
+        let calls = (0..streams)
+            .map(|index| {
+                let handle = channel.handle();
+                let barrier = Arc::clone(&barrier);
                 let size = index % 512 + 1;
-                if requests
-                    .send(output_request(&[size], Duration::ZERO))
-                    .await
-                    .is_err()
-                {
-                    return Err((0, "request stream closed".to_owned()));
-                }
-                let mut replies = match within(
-                    limit,
-                    "FullDuplexCall",
-                    client.full_duplex_call(ReceiverStream::new(outbound)),
-                )
-                .await
-                {
-                    Ok(Ok(response)) => response.into_inner(),
-                    Ok(Err(status)) => return Err((0, brief(&status))),
-                    Err(stalled) => return Err((0, stalled.to_string())),
-                };
-                for round in 0..rounds {
-                    if round > 0
-                        && requests
-                            .send(output_request(&[size], Duration::ZERO))
-                            .await
-                            .is_err()
-                    {
-                        return Err((round, "request stream closed".to_owned()));
-                    }
-                    match within(limit, "reply", replies.message()).await {
-                        Ok(Ok(Some(reply)))
-                            if reply.payload.as_ref().map_or(0, |p| p.body.len()) == size =>
-                        {
-                            span.first_message();
-                        }
-                        Ok(Ok(Some(_))) => {
-                            return Err((round, "a reply of the wrong size".to_owned()));
-                        }
-                        Ok(Ok(None)) => return Err((round, "the stream ended early".to_owned())),
-                        Ok(Err(status)) => return Err((round, brief(&status))),
-                        Err(stalled) => return Err((round, stalled.to_string())),
-                    }
-                    // Nobody starts the next round, or closes, before all
-                    // streams have this round's reply.
-                    if within(limit, "the other streams", barrier.wait())
-                        .await
-                        .is_err()
-                    {
-                        return Err((round, "other streams did not get their reply".to_owned()));
-                    }
-                }
-                drop(requests);
-                let end = within(limit, "end of stream", replies.message()).await;
-                let ok = matches!(end, Ok(Ok(None)));
-                span.end(ok);
-                if ok {
-                    Ok(())
-                } else {
-                    Err((rounds, format!("no clean end: {end:?}")))
-                }
-            }));
-        }
-        let mut failures = Vec::new();
-        for (index, task) in tasks.into_iter().enumerate() {
-            match task.await {
-                Ok(Ok(())) => {}
-                Ok(Err((round, reason))) => failures.push((index, round, reason)),
-                Err(join) => {
-                    return Err(DriverError::harness(format!("stream task failed: {join}")));
-                }
-            }
-        }
-        let mut finding = if failures.is_empty() {
+                let label = format!("stream #{index}");
+                // Each wait is bounded by the reply timeout; the stream as a
+                // whole only by the scenario's budget.
+                let call = ctx.spawn_marking(label.clone(), ctx.remaining(), move |first| {
+                    play(handle, size, round_count, barrier, limit, first)
+                });
+                (label, call)
+            })
+            .collect();
+        let (_, stalled) = join_counted(calls).await;
+        let finding = if stalled.all_passed() {
             Finding::pass().evidence(format!(
-                "{streams} streams were open together and each got its reply in all {rounds} round(s) before any stream moved on or closed"
+                "{streams} streams were open together and each got its reply in all {round_count} round(s) before any stream moved on or closed"
             ))
         } else {
-            let (index, round, reason) = &failures[0];
-            Finding::fail(format!(
-                "{} of {streams} streams open together did not make progress; first: stream #{index} in round {}: {reason}",
-                failures.len(),
-                round + 1
-            ))
+            Finding::fail(stalled.line("streams open together did not make progress"))
         };
-        for note in notes {
-            finding = finding.evidence(note);
-        }
         Ok(finding
-            .evidence(format!(
-                "client opened {} TCP connection(s)",
-                channel.connections_opened()
-            ))
+            .evidence(connections(&channel))
             .figure("streams", streams as f64)
-            .figure("stalled_streams", failures.len() as f64))
+            .figure("stalled_streams", stalled.failed() as f64))
     }
 }

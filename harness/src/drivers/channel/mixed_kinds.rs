@@ -1,24 +1,17 @@
 //! `mixed-kinds`: unary, server-streaming, client-streaming and bidi RPCs
-//! interleave on one channel and all complete correctly.
+//! interleave on one channel and all complete correctly (method:
+//! mixed_kinds.md).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Duration;
 
-use conformance::proto::grpc_testing::StreamingInputCallRequest;
-use serde::Deserialize;
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
-
-use crate::drivers::{
-    Ctx, Driver, DriverError, DriverResult, brief, output_request, payload, test_client,
-    unary_request, within,
-};
-use crate::verdict::Finding;
+use super::common::join_counted;
+use super::duplex::Duplex;
+use super::kinds;
+use crate::drivers::prelude::*;
 
 pub struct MixedKinds;
 
-#[derive(Debug, Deserialize, serde::Serialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// RPCs of each kind.
@@ -59,118 +52,30 @@ impl Overlap {
 
 const KINDS: [&str; 4] = ["unary", "server-streaming", "client-streaming", "bidi"];
 
-async fn one(
-    kind: usize,
-    index: usize,
-    messages: usize,
-    mut client: conformance::proto::grpc_testing::test_service_client::TestServiceClient<
-        crate::client::Channel,
-    >,
-) -> Result<(), String> {
-    let limit = Duration::from_secs(10);
+/// Server-side pause before each streamed response: the server paces its
+/// stream, so that it stays in flight beside the other kinds.
+const PACE: Duration = Duration::from_millis(10);
+
+/// RPC `index` of `kind`, asking for (or sending) `10 + index` bytes a
+/// message.
+async fn one(kind: usize, index: usize, messages: usize, channel: Channel) -> Result<(), RpcError> {
     let size = 10 + index;
-    let stalled = |s: crate::drivers::Stalled| s.to_string();
     match kind {
         0 => {
-            let reply = within(
-                limit,
-                "UnaryCall",
-                client.unary_call(unary_request(size, size)),
-            )
-            .await
-            .map_err(stalled)?
-            .map_err(|s| brief(&s))?;
-            let got = reply.into_inner().payload.map_or(0, |p| p.body.len());
-            (got == size)
-                .then_some(())
-                .ok_or(format!("asked {size} bytes, got {got}"))
+            let request = unary_request(size, size);
+            kinds::unary(test_client(channel), request, size).await?;
+            Ok(())
         }
-        1 => {
-            let sizes = vec![size; messages];
-            let mut stream = within(
-                limit,
-                "StreamingOutputCall",
-                client.streaming_output_call(output_request(&sizes, Duration::from_millis(10))),
-            )
-            .await
-            .map_err(stalled)?
-            .map_err(|s| brief(&s))?
-            .into_inner();
-            let mut count = 0;
-            while let Some(reply) = within(limit, "message", stream.message())
-                .await
-                .map_err(stalled)?
-                .map_err(|s| brief(&s))?
-            {
-                if reply.payload.map_or(0, |p| p.body.len()) != size {
-                    return Err("a response of the wrong size".into());
-                }
-                count += 1;
-            }
-            (count == messages)
-                .then_some(())
-                .ok_or(format!("{count} of {messages} responses"))
-        }
-        2 => {
-            let requests: Vec<_> = (0..messages)
-                .map(|_| StreamingInputCallRequest {
-                    payload: payload(size, 1),
-                    expect_compressed: None,
-                })
-                .collect();
-            let reply = within(
-                limit,
-                "StreamingInputCall",
-                client.streaming_input_call(tokio_stream::iter(requests)),
-            )
-            .await
-            .map_err(stalled)?
-            .map_err(|s| brief(&s))?;
-            let got = usize::try_from(reply.into_inner().aggregated_payload_size).unwrap_or(0);
-            (got == size * messages).then_some(()).ok_or(format!(
-                "sent {} bytes, server counted {got}",
-                size * messages
-            ))
-        }
+        1 => kinds::server_streaming(test_client(channel), &vec![size; messages], PACE).await,
+        2 => kinds::client_streaming(test_client(channel), &vec![size; messages], 1).await,
         _ => {
-            let (requests, outbound) = mpsc::channel(2);
-            let _ = requests.send(output_request(&[size], Duration::ZERO)).await;
-            let mut replies = within(
-                limit,
-                "FullDuplexCall",
-                client.full_duplex_call(ReceiverStream::new(outbound)),
-            )
-            .await
-            .map_err(stalled)?
-            .map_err(|s| brief(&s))?
-            .into_inner();
-            for round in 0..messages {
-                if round > 0
-                    && requests
-                        .send(output_request(&[size], Duration::ZERO))
-                        .await
-                        .is_err()
-                {
-                    return Err("request stream closed".into());
-                }
-                match within(limit, "ping-pong reply", replies.message())
-                    .await
-                    .map_err(stalled)?
-                    .map_err(|s| brief(&s))?
-                {
-                    Some(_) => {}
-                    None => return Err(format!("the stream ended after {round} replies")),
-                }
+            // Ping-pong: each reply awaited before the next request.
+            let mut stream = Duplex::open(channel, size).await?;
+            stream.reply().await?;
+            for _ in 1..messages {
+                stream.ping(size).await?;
             }
-            drop(requests);
-            match within(limit, "end", replies.message())
-                .await
-                .map_err(stalled)?
-                .map_err(|s| brief(&s))?
-            {
-                None => Ok(()),
-                Some(_) => Err("an extra reply".into()),
-            }
+            stream.close().await
         }
     }
 }
@@ -183,43 +88,33 @@ impl Driver for MixedKinds {
     async fn run(ctx: Ctx, params: Arc<Params>) -> DriverResult {
         let channel = ctx.channel()?;
         let overlap = Arc::new(Overlap::default());
-        let mut tasks = Vec::new();
+        let messages = params.messages.max(1);
+        let mut calls = Vec::new();
         for index in 0..params.per_kind {
             for (kind, name) in KINDS.iter().enumerate() {
-                let client = test_client(channel.handle());
+                let handle = channel.handle();
                 let overlap = Arc::clone(&overlap);
-                let span = ctx.timeline().start(format!("{name} #{index}"));
-                let messages = params.messages.max(1);
-                tasks.push(tokio::spawn(async move {
-                    overlap.enter(kind);
-                    let outcome = one(kind, index, messages, client).await;
-                    overlap.leave(kind);
-                    span.end(outcome.is_ok());
-                    outcome.map_err(|reason| format!("{name} #{index}: {reason}"))
-                }));
+                let label = format!("{name} #{index}");
+                calls.push((
+                    label.clone(),
+                    ctx.spawn(label, async move {
+                        overlap.enter(kind);
+                        let outcome = one(kind, index, messages, handle).await;
+                        overlap.leave(kind);
+                        outcome
+                    }),
+                ));
             }
         }
-        let mut failures = Vec::new();
-        for task in tasks {
-            if let Err(reason) = task
-                .await
-                .map_err(|join| DriverError::harness(format!("task failed: {join}")))?
-            {
-                failures.push(reason);
-            }
-        }
-        let total = params.per_kind * 4;
-        let finding = if failures.is_empty() {
+        let (_, failed) = join_counted(calls).await;
+        let finding = if failed.all_passed() {
             Finding::pass().evidence(format!(
-                "{total} RPCs of four kinds ({} each) on one channel all completed correctly",
+                "{} RPCs of four kinds ({} each) on one channel all completed correctly",
+                failed.total(),
                 params.per_kind
             ))
         } else {
-            Finding::fail(format!(
-                "{} of {total} mixed RPCs on one channel failed; first: {}",
-                failures.len(),
-                failures[0]
-            ))
+            Finding::fail(failed.line("mixed RPCs on one channel failed"))
         };
         let all_at_once = overlap.all_at_once.load(Ordering::SeqCst);
         Ok(finding
@@ -227,7 +122,7 @@ impl Driver for MixedKinds {
                 "all four kinds were in flight at the same moment: {}",
                 if all_at_once { "yes" } else { "no" }
             ))
-            .figure("failed", failures.len() as f64)
+            .figure("failed", failed.failed() as f64)
             .figure("kinds_overlapped", if all_at_once { 1.0 } else { 0.0 }))
     }
 }

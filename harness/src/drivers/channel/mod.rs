@@ -12,3 +12,8 @@ pub(super) mod services_mix;
 pub(super) mod shared_use;
 pub(super) mod stream_limit;
 pub(super) mod sustained_load;
+
+mod common;
+mod duplex;
+mod kinds;
+mod workers;

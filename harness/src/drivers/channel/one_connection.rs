@@ -1,20 +1,14 @@
-//! `one-connection`: all RPCs of one channel ride one HTTP/2 connection,
-//! counted on the client (a counting connector) and on the server
-//! (ProbeService's connection identity).
+//! `one-connection`: all RPCs of one channel ride one HTTP/2 connection
+//! (method: one_connection.md).
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
-use std::time::Duration;
 
-use serde::Deserialize;
-
-use crate::drivers::{Ctx, Driver, DriverError, DriverResult, quick_rpc};
-use crate::scenario::Capability;
-use crate::verdict::Finding;
+use super::workers::{OnFailure, in_turn, short_rpc};
+use crate::drivers::prelude::*;
 
 pub struct OneConnection;
 
-#[derive(Debug, Deserialize, serde::Serialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// Tasks, each with its own clone of the channel.
@@ -40,42 +34,25 @@ impl Driver for OneConnection {
     async fn run(ctx: Ctx, params: Arc<Params>) -> DriverResult {
         let channel = ctx.channel()?;
         let has_probe = ctx.target().has(Capability::Probe);
-        let limit = Duration::from_secs(10);
-        let mut tasks = Vec::new();
-        for task in 0..params.tasks {
-            let handle = channel.handle();
-            let rpcs = params.rpcs_per_task;
-            let timeline = ctx.timeline().clone();
-            tasks.push(tokio::spawn(async move {
-                let mut ids = Vec::new();
-                for index in 0..rpcs {
-                    let span = timeline.start(format!("task {task} rpc {index}"));
-                    let identify = has_probe && index % 2 == 1;
-                    let outcome = quick_rpc(handle.clone(), identify, 32, limit).await;
-                    span.end(outcome.is_ok());
-                    ids.extend(outcome?);
-                }
-                Ok::<_, String>(ids)
-            }));
-        }
-        let mut identities = BTreeSet::new();
-        let mut failures = Vec::new();
-        for task in tasks {
-            match task
-                .await
-                .map_err(|join| DriverError::harness(format!("task failed: {join}")))?
-            {
-                Ok(ids) => identities.extend(ids),
-                Err(reason) => failures.push(reason),
-            }
-        }
+        let limit = ctx.rpc_limit();
+        let clones: Vec<Channel> = (0..params.tasks).map(|_| channel.handle()).collect();
+        let turns = in_turn(
+            &ctx,
+            params.tasks,
+            params.rpcs_per_task,
+            limit,
+            OnFailure::Stop,
+            |task, index| {
+                // Every other RPC a Hold, which reports its connection.
+                let identify = has_probe && index % 2 == 1;
+                short_rpc(clones[task].clone(), identify, 32, limit)
+            },
+        )
+        .await;
+        let identities: BTreeSet<String> = turns.values.into_iter().flatten().collect();
         let opened = channel.connections_opened();
-        let finding = if !failures.is_empty() {
-            Finding::fail(format!(
-                "{} tasks saw failed RPCs; first: {}",
-                failures.len(),
-                failures[0]
-            ))
+        let finding = if !turns.workers.all_passed() {
+            Finding::fail(turns.workers.line("tasks saw failed RPCs"))
         } else if opened != 1 {
             Finding::fail(format!(
                 "the channel opened {opened} TCP connections for {} concurrent tasks: its RPCs were not multiplexed on one connection",
@@ -89,7 +66,7 @@ impl Driver for OneConnection {
         } else {
             Finding::pass().evidence(format!(
                 "{} RPCs from {} tasks rode one TCP connection{}",
-                params.tasks * params.rpcs_per_task,
+                turns.calls.total(),
                 params.tasks,
                 if has_probe {
                     " (client count 1, server saw 1 connection identity)"

@@ -1,18 +1,13 @@
-//! `parallelism-factor`: N StreamingOutputCalls with server-side intervals on
-//! one channel; the parallelism factor (imposed handler work / wall time) is
-//! measured and reported.
+//! `parallelism-factor`: paced StreamingOutputCalls on one channel; the
+//! parallelism factor is measured and reported (method:
+//! parallelism_factor.md).
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-use serde::Deserialize;
-
-use crate::drivers::{Ctx, Driver, DriverResult, output_request, spawn_output_stream};
-use crate::verdict::Finding;
+use super::common::count;
+use crate::drivers::prelude::*;
 
 pub struct ParallelismFactor;
 
-#[derive(Debug, Deserialize, serde::Serialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// Concurrent RPCs.
@@ -21,7 +16,7 @@ pub struct Params {
     pub responses: usize,
     /// Server-side wait before each response.
     pub interval_ms: u64,
-    /// Verdict threshold on the factor (generous: 1 + (N - 1)/4 by default).
+    /// Verdict threshold on the factor (default: see parallelism_factor.md).
     pub min_factor: Option<f64>,
 }
 
@@ -52,6 +47,8 @@ impl Driver for ParallelismFactor {
         }
         let interval = Duration::from_millis(params.interval_ms);
         let sizes = vec![16; params.responses.max(1)];
+        // The RPCs are the measurement: they may use the whole budget but
+        // for a moment left for the verdict.
         let limit = ctx.remaining().saturating_sub(Duration::from_millis(500));
         let sent = Instant::now();
         let tasks: Vec<_> = (0..rpcs)
@@ -66,20 +63,27 @@ impl Driver for ParallelismFactor {
                 )
             })
             .collect();
-        let mut tally = Vec::new();
+        let mut failed = Tally::new();
         let mut last_end = sent;
-        for task in tasks {
-            match task.join().await {
-                Ok(done) if done.messages == sizes.len() => last_end = last_end.max(done.ended),
-                Ok(done) => tally.push(format!("{} of {} responses", done.messages, sizes.len())),
-                Err(err) => tally.push(err.to_string()),
+        for (index, task) in tasks.into_iter().enumerate() {
+            let outcome = task.join().await.and_then(|done| {
+                if done.messages == sizes.len() {
+                    Ok(done.ended)
+                } else {
+                    let asked = sizes.len();
+                    Err(RpcError::wrong(format!(
+                        "{} of {asked} responses",
+                        done.messages
+                    )))
+                }
+            });
+            let label = format!("StreamingOutputCall #{index}");
+            if let Some(ended) = count(&mut failed, &label, outcome) {
+                last_end = last_end.max(ended);
             }
         }
-        if let Some(first) = tally.first() {
-            return Ok(Finding::fail(format!(
-                "{} of {rpcs} RPCs failed; first: {first}",
-                tally.len()
-            )));
+        if !failed.all_passed() {
+            return Ok(Finding::fail(failed.line("RPCs failed")));
         }
         let work = interval * u32::try_from(sizes.len() * rpcs).unwrap_or(u32::MAX);
         let wall = last_end - sent;

@@ -1,21 +1,13 @@
 //! `stream-limit`: more concurrent RPCs than the server's advertised
-//! SETTINGS_MAX_CONCURRENT_STREAMS queue on the client and all complete; the
-//! server never has more than the limit in flight.
+//! SETTINGS_MAX_CONCURRENT_STREAMS queue on the client and all complete
+//! (method: stream_limit.md).
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use conformance::proto::probe::{GaugeRequest, HoldMode};
-use serde::Deserialize;
-
-use crate::drivers::{
-    Ctx, Driver, DriverError, DriverResult, brief, hold_request, probe_client, within,
-};
-use crate::verdict::Finding;
+use super::common::join_counted;
+use crate::drivers::prelude::*;
 
 pub struct StreamLimit;
 
-#[derive(Debug, Deserialize, serde::Serialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// How long each RPC stays in the handler.
@@ -50,55 +42,35 @@ impl Driver for StreamLimit {
                 params.max_limit
             )));
         }
-        let issued = limit as usize + (limit as usize / 4).max(8);
+        let streams = usize::try_from(limit).unwrap_or(usize::MAX);
+        let issued = streams + (streams / 4).max(8);
         let channel = ctx.channel()?;
         let scope = ctx.unique("limit");
         let hold = Duration::from_millis(params.hold_ms);
-        let rpc_limit = ctx.remaining().saturating_sub(Duration::from_secs(2));
-        let mut calls = Vec::new();
-        for index in 0..issued {
-            let mut probe = probe_client(channel.handle());
-            let request = hold_request("", HoldMode::Sleep, hold, &scope);
-            let span = ctx.timeline().start(format!("Hold #{index}"));
-            calls.push(tokio::spawn(async move {
-                let outcome = within(rpc_limit, "Hold", probe.hold(request)).await;
-                let ok = matches!(outcome, Ok(Ok(_)));
-                span.end(ok);
-                match outcome {
-                    Ok(Ok(_)) => Ok(()),
-                    Ok(Err(status)) => Err(brief(&status)),
-                    Err(stalled) => Err(stalled.to_string()),
-                }
-            }));
-        }
-        let mut failures = Vec::new();
-        for call in calls {
-            if let Err(reason) = call
-                .await
-                .map_err(|join| DriverError::harness(format!("task failed: {join}")))?
-            {
-                failures.push(reason);
-            }
-        }
+        // The RPCs beyond the limit wait their turn behind the others, so
+        // each may take most of the budget; two seconds are left for the
+        // gauge and the verdict.
+        let queued_limit = ctx.remaining().saturating_sub(Duration::from_secs(2));
+        let calls = (0..issued)
+            .map(|index| {
+                let mut probe = probe_client(channel.handle());
+                let request = hold_request("", HoldMode::Sleep, hold, &scope);
+                let label = format!("Hold #{index}");
+                let call = ctx.spawn_within(label.clone(), queued_limit, async move {
+                    probe.hold(request).await
+                });
+                (label, call)
+            })
+            .collect();
+        let (_, completed) = join_counted(calls).await;
         let mut control = probe_client(ctx.control()?);
-        let gauge = within(
-            Duration::from_secs(5),
-            "Gauge",
-            control.gauge(GaugeRequest {
-                scope,
-                reset_max: false,
-            }),
-        )
-        .await
-        .map_err(|stalled| DriverError::target(stalled.to_string()))?
-        .map_err(|status| DriverError::target(format!("Gauge failed: {}", brief(&status))))?
-        .into_inner();
-        let finding = if !failures.is_empty() {
-            Finding::fail(format!(
-                "{} of {issued} RPCs failed instead of queueing behind the advertised limit of {limit}; first: {}",
-                failures.len(),
-                failures[0]
-            ))
+        let gauge = read_gauge(&mut control, &scope, ctx.rpc_limit())
+            .await
+            .map_err(DriverError::target)?;
+        let finding = if !completed.all_passed() {
+            Finding::fail(completed.line(&format!(
+                "RPCs failed instead of queueing behind the advertised limit of {limit}"
+            )))
         } else if gauge.max_in_flight > limit {
             Finding::fail(format!(
                 "the server had {} RPCs in flight on one connection, above its advertised limit of {limit}",
@@ -113,7 +85,7 @@ impl Driver for StreamLimit {
         Ok(finding
             .figure("advertised_limit", f64::from(limit))
             .figure("issued", issued as f64)
-            .figure("failed", failures.len() as f64)
+            .figure("failed", completed.failed() as f64)
             .figure("server_max_in_flight", f64::from(gauge.max_in_flight)))
     }
 }

@@ -1,20 +1,14 @@
-//! `sustained-load`: a bounded closed-loop load of UnaryCalls on one channel
-//! (a fixed number in flight, bounded in time and count); every RPC must
-//! succeed with its own answer. Throughput and latency are reported as
-//! figures, not judged.
+//! `sustained-load`: a bounded closed-loop load of UnaryCalls on one
+//! channel; every RPC must succeed with its own answer (method:
+//! sustained_load.md).
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use serde::Deserialize;
-
-use crate::drivers::{Ctx, Driver, DriverResult};
-use crate::load::{Call, LoadSpec, closed_loop};
-use crate::verdict::Finding;
+use super::common::connections;
+use crate::drivers::prelude::*;
+use crate::load::{self, LoadSpec, closed_loop};
 
 pub struct SustainedLoad;
 
-#[derive(Debug, Deserialize, serde::Serialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// RPCs kept in flight.
@@ -47,18 +41,9 @@ impl Driver for SustainedLoad {
     type Params = Params;
 
     async fn run(ctx: Ctx, params: Arc<Params>) -> DriverResult {
-        let mut in_flight = params.in_flight.max(1);
-        let mut notes = Vec::new();
-        if let Some(limit) = ctx.target().advertised_max_streams {
-            let limit = (limit as usize).max(1);
-            if limit < in_flight {
-                notes.push(format!(
-                    "sized down from {in_flight} to {limit} RPCs in flight: the target advertises that stream limit"
-                ));
-                in_flight = limit;
-            }
-        }
-        // Leave room in the budget for the RPCs still in flight at the end.
+        let in_flight = ctx.open_together(params.in_flight.max(1), 0, "RPCs in flight");
+        // The load stops in time for the RPCs still in flight at its end to
+        // finish, with a second left for the verdict.
         let rpc_timeout = Duration::from_millis(params.rpc_timeout_ms);
         let max_duration = Duration::from_millis(params.max_duration_ms).min(
             ctx.remaining()
@@ -69,7 +54,7 @@ impl Driver for SustainedLoad {
             max_rpcs: params.max_rpcs,
             max_duration,
             rpc_timeout,
-            call: Call::Unary {
+            call: load::Call::Unary {
                 request_size: 0,
                 response_size: params.response_size,
             },
@@ -83,11 +68,13 @@ impl Driver for SustainedLoad {
             |latency: Option<Duration>| latency.map_or(0.0, |d| d.as_micros() as f64 / 1e3);
         let p50 = millis(outcome.latency(0.50));
         let p99 = millis(outcome.latency(0.99));
-        let mut finding = if issued == 0 {
+        let finding = if issued == 0 {
             Finding::fail("the load issued no RPC at all")
         } else if outcome.failed > 0 {
+            // The load counts its RPCs itself: the standard line, written
+            // out (a Tally counts outcomes one by one).
             Finding::fail(format!(
-                "{} of {issued} RPCs under a sustained load of {in_flight} in flight failed; first: {}",
+                "{} of {issued} RPCs under a sustained load of {in_flight} in flight failed (first: {})",
                 outcome.failed,
                 outcome.first_failure.as_deref().unwrap_or("(no detail)")
             ))
@@ -97,18 +84,12 @@ impl Driver for SustainedLoad {
                 outcome.elapsed.as_millis()
             ))
         };
-        for note in notes {
-            finding = finding.evidence(note);
-        }
         Ok(finding
             .evidence(format!(
                 "{:.0} RPCs/s, latency p50 {p50:.2} ms, p99 {p99:.2} ms (figures, not part of the verdict)",
                 outcome.rpcs_per_second()
             ))
-            .evidence(format!(
-                "client opened {} TCP connection(s)",
-                channel.connections_opened()
-            ))
+            .evidence(connections(&channel))
             .figure("in_flight", in_flight as f64)
             .figure("issued", issued as f64)
             .figure("succeeded", outcome.succeeded as f64)

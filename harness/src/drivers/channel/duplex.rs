@@ -1,0 +1,149 @@
+//! FullDuplexCall played as ping-pong, as several channel drivers hold it:
+//! [`Duplex`], one request answered by one reply, and [`Held`], a stream the
+//! driver keeps open across the phases of a scenario.
+
+use conformance::proto::grpc_testing::{StreamingOutputCallRequest, StreamingOutputCallResponse};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+
+use super::common::count;
+use crate::client::ClientChannel;
+use crate::drivers::prelude::*;
+use crate::timeline::SpanHandle;
+
+/// A ping asking for one reply of `size` bytes at once.
+fn ping_request(size: usize) -> StreamingOutputCallRequest {
+    output_request(&[size], Duration::ZERO)
+}
+
+/// A FullDuplexCall whose requests each ask for one reply. Unbounded: the
+/// caller bounds each wait (or the whole call, through `Ctx::spawn`).
+pub struct Duplex {
+    requests: mpsc::Sender<StreamingOutputCallRequest>,
+    replies: tonic::Streaming<StreamingOutputCallResponse>,
+}
+
+impl Duplex {
+    /// Opens the call with its first ping (for `size` bytes) already queued:
+    /// a server may send its response headers only with its first message,
+    /// so the call is not awaited before it has a request. The ping's reply
+    /// is read with [`Duplex::reply`].
+    pub async fn open(channel: Channel, size: usize) -> Result<Self, RpcError> {
+        let (requests, outbound) = mpsc::channel(2);
+        requests
+            .try_send(ping_request(size))
+            .map_err(|_| RpcError::Task("cannot queue the first ping".to_owned()))?;
+        let replies = test_client(channel)
+            .full_duplex_call(ReceiverStream::new(outbound))
+            .await?
+            .into_inner();
+        Ok(Self { requests, replies })
+    }
+
+    /// Waits for the reply to the last ping; returns its payload size.
+    pub async fn reply(&mut self) -> Result<usize, RpcError> {
+        match self.replies.message().await? {
+            Some(reply) => Ok(reply.payload.map_or(0, |p| p.body.len())),
+            None => Err(RpcError::wrong("the stream ended early")),
+        }
+    }
+
+    /// Sends a ping for `size` bytes and waits for its reply (its size).
+    pub async fn ping(&mut self, size: usize) -> Result<usize, RpcError> {
+        self.requests
+            .send(ping_request(size))
+            .await
+            .map_err(|_| RpcError::wrong("the request stream closed"))?;
+        self.reply().await
+    }
+
+    /// Half-closes the call and waits for its clean end: status OK and no
+    /// further reply.
+    pub async fn close(self) -> Result<(), RpcError> {
+        let Self {
+            requests,
+            mut replies,
+        } = self;
+        drop(requests);
+        match replies.message().await? {
+            None => Ok(()),
+            Some(_) => Err(RpcError::wrong(
+                "a reply after the client closed the stream",
+            )),
+        }
+    }
+}
+
+/// A [`Duplex`] the driver holds open while other RPCs come and go, drawn
+/// on the timeline from its opening to its close; each wait is bounded by
+/// the scenario's RPC limit.
+pub struct Held {
+    label: String,
+    stream: Duplex,
+    span: SpanHandle,
+    limit: Duration,
+}
+
+impl Held {
+    /// Opens `count` streams on `channel`, one after another, each answering
+    /// its first ping; the first that does not stops it (with its index).
+    pub async fn open_all(
+        ctx: &Ctx,
+        channel: &ClientChannel,
+        count: usize,
+        label: impl Fn(usize) -> String,
+    ) -> Result<Vec<Self>, (usize, RpcError)> {
+        let mut streams = Vec::with_capacity(count);
+        for index in 0..count {
+            let held = Self::open(ctx, label(index), channel.handle()).await;
+            streams.push(held.map_err(|err| (index, err))?);
+        }
+        Ok(streams)
+    }
+
+    /// Opens the stream and waits for the reply to its first ping.
+    async fn open(ctx: &Ctx, label: String, channel: Channel) -> Result<Self, RpcError> {
+        let limit = ctx.rpc_limit();
+        let mut span = ctx.timeline().start(label.clone());
+        let mut stream = within(limit, "FullDuplexCall", Duplex::open(channel, PING)).await??;
+        within(limit, "the first reply", stream.reply()).await??;
+        span.first_message();
+        Ok(Self {
+            label,
+            stream,
+            span,
+            limit,
+        })
+    }
+
+    /// Has every stream answer one more ping and close cleanly, in turn.
+    pub async fn finish_all(streams: Vec<Self>) -> Tally {
+        let mut tally = Tally::new();
+        for held in streams {
+            let label = held.label.clone();
+            count(&mut tally, &label, held.finish().await);
+        }
+        tally
+    }
+
+    /// One more ping answered, then a clean close.
+    async fn finish(self) -> Result<(), RpcError> {
+        let Self {
+            mut stream,
+            span,
+            limit,
+            ..
+        } = self;
+        let outcome = async {
+            within(limit, "the last reply", stream.ping(PING)).await??;
+            within(limit, "the end of the stream", stream.close()).await?
+        }
+        .await;
+        span.end(outcome.is_ok());
+        outcome
+    }
+}
+
+/// Bytes a held stream's pings ask for: the stream is there to stay open,
+/// not to move data.
+const PING: usize = 8;

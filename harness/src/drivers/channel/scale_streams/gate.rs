@@ -1,0 +1,144 @@
+//! One stream of `scale-streams`, and the gate that holds every stream open
+//! until all have their pong.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use crate::drivers::channel::duplex::Duplex;
+use crate::drivers::prelude::*;
+
+/// One stream's life: ping, pong, wait for all, close, clean end. A failure
+/// is recorded at the gate, which lets the other streams go.
+pub async fn one_stream(
+    channel: Channel,
+    index: usize,
+    gate: Arc<Gate>,
+    replies_by: Instant,
+    close_limit: Duration,
+    first: FirstMessage,
+) -> Result<(), RpcError> {
+    let outcome = life(
+        channel,
+        index % 64 + 1,
+        &gate,
+        replies_by,
+        close_limit,
+        first,
+    )
+    .await;
+    if let Err(reason) = &outcome {
+        gate.fail(index, reason);
+    }
+    outcome.map_err(RpcError::Wrong)
+}
+
+async fn life(
+    channel: Channel,
+    size: usize,
+    gate: &Gate,
+    replies_by: Instant,
+    close_limit: Duration,
+    first: FirstMessage,
+) -> Result<(), String> {
+    let opened = tokio::time::timeout_at(replies_by, Duplex::open(channel, size)).await;
+    let mut stream = opened
+        .map_err(|_| "the call was not answered in time".to_owned())?
+        .map_err(|err| format!("the call failed: {}", ended_by(&err)))?;
+    match tokio::time::timeout_at(replies_by, stream.reply()).await {
+        Ok(Ok(got)) if got == size => first.mark(),
+        Ok(Ok(_)) => return Err("a pong of the wrong size".to_owned()),
+        Ok(Err(err)) => return Err(format!("no pong: {}", ended_by(&err))),
+        Err(_) => return Err("no pong in time while the other streams were open".to_owned()),
+    }
+    gate.arrive(replies_by).await?;
+    match tokio::time::timeout(close_limit, stream.close()).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(err)) => Err(format!("no clean end: {err}")),
+        Err(_) => Err("the stream did not end after the client closed it".to_owned()),
+    }
+}
+
+/// An error with who produced it: the server's handler or the transport.
+fn ended_by(err: &RpcError) -> String {
+    match err.status() {
+        Some(status) if is_transport_failure(status) => {
+            format!("the connection failed ({})", brief(status))
+        }
+        Some(status) => format!("the server ended it with {}", brief(status)),
+        None => err.to_string(),
+    }
+}
+
+/// Lets every stream through once all have arrived: a counter and one
+/// `Notify` (waking everyone once), instead of a 10,000-party barrier.
+pub struct Gate {
+    total: usize,
+    arrived: AtomicUsize,
+    /// The first stream that failed, and why.
+    failed: Mutex<Option<(usize, String)>>,
+    notify: Notify,
+}
+
+impl Gate {
+    pub fn new(total: usize) -> Self {
+        Self {
+            total,
+            arrived: AtomicUsize::new(0),
+            failed: Mutex::new(None),
+            notify: Notify::new(),
+        }
+    }
+
+    async fn arrive(&self, until: Instant) -> Result<(), String> {
+        let notified = self.notify.notified();
+        tokio::pin!(notified);
+        // Registered before counting, so the last arrival's wake-up is
+        // never missed.
+        notified.as_mut().enable();
+        if self.arrived.fetch_add(1, Ordering::SeqCst) + 1 >= self.total {
+            self.notify.notify_waiters();
+            return Ok(());
+        }
+        if self.first_failure().is_some() {
+            return Err("another stream failed".to_owned());
+        }
+        if tokio::time::timeout_at(until, notified).await.is_err() {
+            return Err(format!(
+                "only {} of {} streams got their pong in time",
+                self.ponged(),
+                self.total
+            ));
+        }
+        if self.ponged() >= self.total {
+            Ok(())
+        } else {
+            Err("another stream failed".to_owned())
+        }
+    }
+
+    /// Records a failed stream (the first one is kept) and lets the
+    /// waiting streams go.
+    fn fail(&self, index: usize, reason: &str) {
+        self.failures()
+            .get_or_insert_with(|| (index, reason.to_owned()));
+        self.notify.notify_waiters();
+    }
+
+    fn failures(&self) -> std::sync::MutexGuard<'_, Option<(usize, String)>> {
+        self.failed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn first_failure(&self) -> Option<(usize, String)> {
+        self.failures().clone()
+    }
+
+    /// Streams that got their pong.
+    pub fn ponged(&self) -> usize {
+        self.arrived.load(Ordering::SeqCst).min(self.total)
+    }
+}
