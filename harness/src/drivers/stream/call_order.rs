@@ -2,20 +2,13 @@
 //! client sends before the call has returned, or the client is already
 //! waiting for the call when it sends.
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use serde::Deserialize;
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
-
+use super::common::{Bidi, open};
 use crate::defects::ClientDefect;
-use crate::drivers::{Ctx, Driver, DriverResult, brief, output_request, test_client, within};
-use crate::verdict::Finding;
+use crate::drivers::prelude::*;
 
 pub struct CallOrder;
 
-#[derive(Debug, Deserialize, serde::Serialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// Bound on each step.
@@ -30,6 +23,31 @@ impl Default for Params {
     }
 }
 
+/// Who moves first on a new FullDuplexCall.
+#[derive(Debug, Clone, Copy)]
+enum Order {
+    /// The server waits for the first request: it is queued before the
+    /// call is awaited.
+    SendFirst,
+    /// The client waits for the call: it is awaited in its own task while
+    /// the first request is sent.
+    AwaitCall,
+    /// The defect `client:await-call-before-send`: the call is awaited,
+    /// then the request sent.
+    AwaitThenSend,
+}
+
+impl Order {
+    fn label(self) -> &'static str {
+        match self {
+            Order::SendFirst => "(a) request queued before the call is awaited",
+            Order::AwaitCall | Order::AwaitThenSend => {
+                "(b) call awaited in its own task while the request is sent"
+            }
+        }
+    }
+}
+
 impl Driver for CallOrder {
     const NAME: &'static str = "call-order";
     const DOC: &'static str = include_str!("call_order.md");
@@ -37,84 +55,64 @@ impl Driver for CallOrder {
 
     async fn run(ctx: Ctx, params: Arc<Params>) -> DriverResult {
         let channel = ctx.channel()?;
-        let limit = Duration::from_millis(params.step_timeout_ms);
-        let await_first = ctx
+        let step = Duration::from_millis(params.step_timeout_ms);
+        let defect = ctx
             .target()
             .dial
             .client_defects
             .contains(&ClientDefect::AwaitCallBeforeSend);
-        let mut results = Vec::new();
-        for send_first in [true, false] {
-            let mut client = test_client(channel.handle());
-            let label = if send_first {
-                "(a) request queued before the call is awaited"
-            } else {
-                "(b) call awaited in its own task while the request is sent"
-            };
-            let span = ctx.timeline().start(label);
-            let outcome = async {
-                let (requests, outbound) = mpsc::channel(1);
-                let call =
-                    async move { client.full_duplex_call(ReceiverStream::new(outbound)).await };
-                let response = if send_first {
-                    let _ = requests.send(output_request(&[7], Duration::ZERO)).await;
-                    within(limit, "the call to return", call).await
-                } else if await_first {
-                    // The defect: wait for the call, then send.
-                    let response =
-                        within(limit, "the call to return before any request", call).await;
-                    let _ = requests.send(output_request(&[7], Duration::ZERO)).await;
-                    response
-                } else {
-                    let pending = tokio::spawn(call);
-                    let _ = requests.send(output_request(&[7], Duration::ZERO)).await;
-                    within(limit, "the call to return", pending)
-                        .await
-                        .map(|joined| {
-                            joined.unwrap_or_else(|join| {
-                                Err(tonic::Status::internal(join.to_string()))
-                            })
-                        })
-                };
-                let mut replies = response
-                    .map_err(|s| s.to_string())?
-                    .map_err(|s| brief(&s))?
-                    .into_inner();
-                match within(limit, "the reply", replies.message())
-                    .await
-                    .map_err(|s| s.to_string())?
-                    .map_err(|s| brief(&s))?
-                {
-                    Some(_) => {}
-                    None => return Err("the stream ended without a reply".to_owned()),
-                }
-                drop(requests);
-                match within(limit, "the end", replies.message())
-                    .await
-                    .map_err(|s| s.to_string())?
-                    .map_err(|s| brief(&s))?
-                {
-                    None => Ok(()),
-                    Some(_) => Err("an extra reply".to_owned()),
-                }
-            }
-            .await;
-            span.end(outcome.is_ok());
-            results.push((label, outcome));
+        let second = if defect {
+            Order::AwaitThenSend
+        } else {
+            Order::AwaitCall
+        };
+        let mut orders = Tally::new();
+        for order in [Order::SendFirst, second] {
+            let exchange = exchange(ctx.clone(), channel.handle(), order, step);
+            // Each of the exchange's three steps is bounded by `step`.
+            let outcome = ctx.spawn_within(order.label(), step * 3, exchange);
+            orders.record(order.label(), outcome.join().await);
         }
-        let failed: Vec<String> = results
-            .iter()
-            .filter_map(|(label, outcome)| {
-                outcome.as_ref().err().map(|why| format!("{label}: {why}"))
-            })
-            .collect();
-        Ok(if failed.is_empty() {
+        Ok(if orders.all_passed() {
             Finding::pass().evidence("both orders completed: a request queued before the call, and a call awaited while the request was sent")
         } else {
             Finding::fail(format!(
                 "a FullDuplexCall deadlocked or failed: {}",
-                failed.join("; ")
+                orders.failures().join("; ")
             ))
         })
     }
+}
+
+/// One FullDuplexCall opened in `order`: the call returns, its one reply
+/// arrives, and after the half-close the stream ends OK.
+async fn exchange(
+    ctx: Ctx,
+    channel: Channel,
+    order: Order,
+    step: Duration,
+) -> Result<(), RpcError> {
+    let (mut requests, call) = open(channel, Bidi::FullDuplex, 1);
+    let request = output_request(&[7], Duration::ZERO);
+    let mut replies = match order {
+        Order::SendFirst => {
+            requests.send(request).await?;
+            within(step, "the call to return", call).await??
+        }
+        Order::AwaitCall => {
+            let call = ctx.spawn_within("the call to return", step, call);
+            let _ = requests.send(request).await;
+            call.join().await?
+        }
+        Order::AwaitThenSend => {
+            let replies = within(step, "the call to return before any request", call).await;
+            let _ = requests.send(request).await;
+            replies??
+        }
+    };
+    if replies.next(step).await?.is_none() {
+        return Err(RpcError::wrong("the stream ended without a reply"));
+    }
+    requests.close();
+    replies.end(step).await
 }

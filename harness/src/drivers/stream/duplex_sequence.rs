@@ -1,21 +1,14 @@
 //! `duplex-sequence`: on one FullDuplexCall, a sender task and a receiver
 //! task work at the same time; every reply arrives once, in order.
 
-use std::sync::Arc;
-use std::time::Duration;
+use tokio::sync::watch;
 
-use serde::Deserialize;
-use tokio::sync::{mpsc, watch};
-use tokio_stream::wrappers::ReceiverStream;
-
-use crate::drivers::{
-    Ctx, Driver, DriverError, DriverResult, brief, output_request, test_client, within,
-};
-use crate::verdict::Finding;
+use super::common::{Bidi, Requests, call_failed, open, rpc_within, size};
+use crate::drivers::prelude::*;
 
 pub struct DuplexSequence;
 
-#[derive(Debug, Deserialize, serde::Serialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// Sequence-numbered requests sent.
@@ -39,80 +32,36 @@ impl Driver for DuplexSequence {
     type Params = Params;
 
     async fn run(ctx: Ctx, params: Arc<Params>) -> DriverResult {
-        let channel = ctx.channel()?;
-        let mut test = test_client(channel.handle());
         let total = params.messages.max(2);
-        let reply_timeout = Duration::from_millis(params.reply_timeout_ms);
-        let (requests, outbound) = mpsc::channel(16);
-        let (got_reply, mut reply_seen) = watch::channel(0usize);
+        let limit = Duration::from_millis(params.reply_timeout_ms);
+        let (requests, call) = open(ctx.channel()?.handle(), Bidi::FullDuplex, 16);
+        let (got_reply, reply_seen) = watch::channel(0usize);
+        let sender = tokio::spawn(send(requests, total, reply_seen, limit));
         let mut span = ctx.timeline().start("FullDuplexCall");
-
-        // Sender: its own task, pausing halfway until a reply has arrived.
-        let sender = tokio::spawn(async move {
-            for index in 0..total {
-                if index == total / 2 {
-                    let waited = within(
-                        reply_timeout,
-                        "a reply while the send half is open",
-                        reply_seen.wait_for(|n| *n > 0),
-                    )
-                    .await;
-                    if waited.is_err() {
-                        return Err(format!(
-                            "no reply arrived within {} ms while the send half was open after {index} requests",
-                            reply_timeout.as_millis()
-                        ));
-                    }
-                }
-                let request = output_request(&[index + 1], Duration::ZERO);
-                if requests.send(request).await.is_err() {
-                    return Err(format!("the request stream closed after {index} requests"));
-                }
-            }
-            Ok(total)
-        });
-
-        let call = within(
-            reply_timeout,
-            "FullDuplexCall headers",
-            test.full_duplex_call(ReceiverStream::new(outbound)),
-        )
-        .await;
-        let mut replies = match call {
-            Ok(Ok(response)) => response.into_inner(),
-            Ok(Err(status)) => {
-                return Ok(Finding::fail(format!(
-                    "FullDuplexCall failed: {}",
-                    brief(&status)
-                )));
-            }
-            Err(stalled) => {
+        let mut replies = match rpc_within(limit, "FullDuplexCall", call).await {
+            Ok(replies) => replies,
+            Err(err) => {
                 sender.abort();
-                return Ok(Finding::fail(stalled.to_string()));
+                return call_failed("FullDuplexCall", err);
             }
         };
 
-        // Receiver: this task.
+        // The receiver: this task.
         let mut sizes = Vec::with_capacity(total);
-        let mut problem = None;
-        loop {
-            match within(reply_timeout, "next reply", replies.message()).await {
-                Ok(Ok(Some(reply))) => {
+        let mut problem = loop {
+            match replies.next(limit).await {
+                Ok(Some(reply)) => {
                     span.first_message();
-                    sizes.push(reply.payload.map_or(0, |payload| payload.body.len()));
+                    sizes.push(size(&reply));
                     let _ = got_reply.send(sizes.len());
                 }
-                Ok(Ok(None)) => break,
-                Ok(Err(status)) => {
-                    problem = Some(format!("the stream ended with {}", brief(&status)));
-                    break;
+                Ok(None) => break None,
+                Err(RpcError::Stalled(stalled)) => {
+                    break Some(format!("{stalled} after {} replies", sizes.len()));
                 }
-                Err(stalled) => {
-                    problem = Some(format!("{stalled} after {} replies", sizes.len()));
-                    break;
-                }
+                Err(err) => break Some(format!("the stream ended with {err}")),
             }
-        }
+        };
         let sent = match sender.await {
             Ok(Ok(sent)) => sent,
             Ok(Err(reason)) => {
@@ -150,4 +99,30 @@ impl Driver for DuplexSequence {
             .figure("sent", sent as f64)
             .figure("received", sizes.len() as f64))
     }
+}
+
+/// The sender: sends `total` requests (request i asks for i+1 bytes), and
+/// halfway waits up to `limit` for a reply to have arrived.
+async fn send(
+    requests: Requests,
+    total: usize,
+    mut reply_seen: watch::Receiver<usize>,
+    limit: Duration,
+) -> Result<usize, String> {
+    for index in 0..total {
+        if index == total / 2 {
+            let waited = within(limit, "a reply", reply_seen.wait_for(|n| *n > 0)).await;
+            if waited.is_err() {
+                return Err(format!(
+                    "no reply arrived within {} ms while the send half was open after {index} requests",
+                    limit.as_millis()
+                ));
+            }
+        }
+        let request = output_request(&[index + 1], Duration::ZERO);
+        if requests.send(request).await.is_err() {
+            return Err(format!("the request stream closed after {index} requests"));
+        }
+    }
+    Ok(total)
 }

@@ -1,19 +1,12 @@
 //! `half-close`: the send half closes while the receive half is mid-stream;
 //! every reply and the OK trailers still arrive.
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use serde::Deserialize;
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
-
-use crate::drivers::{Ctx, Driver, DriverResult, brief, output_request, test_client, within};
-use crate::verdict::Finding;
+use super::common::{Bidi, call_failed, open, rpc_within, size};
+use crate::drivers::prelude::*;
 
 pub struct HalfClose;
 
-#[derive(Debug, Deserialize, serde::Serialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Params {
     /// Responses the one request asks for.
@@ -40,58 +33,36 @@ impl Driver for HalfClose {
     type Params = Params;
 
     async fn run(ctx: Ctx, params: Arc<Params>) -> DriverResult {
-        let channel = ctx.channel()?;
-        let mut client = test_client(channel.handle());
+        let limit = ctx.rpc_limit();
         let sizes: Vec<usize> = (1..=params.responses.max(1)).collect();
-        let (requests, outbound) = mpsc::channel(1);
-        let _ = requests
-            .send(output_request(
-                &sizes,
-                Duration::from_millis(params.interval_ms),
-            ))
-            .await;
-        let mut requests = Some(requests);
+        let interval = Duration::from_millis(params.interval_ms);
+        let (mut requests, call) = open(ctx.channel()?.handle(), Bidi::FullDuplex, 1);
+        let _ = requests.send(output_request(&sizes, interval)).await;
         let mut span = ctx.timeline().start("FullDuplexCall");
-        let limit = Duration::from_secs(5);
-        let mut replies = match within(
-            limit,
-            "FullDuplexCall",
-            client.full_duplex_call(ReceiverStream::new(outbound)),
-        )
-        .await
-        {
-            Ok(Ok(response)) => response.into_inner(),
-            Ok(Err(status)) => {
-                return Ok(Finding::fail(format!(
-                    "FullDuplexCall failed: {}",
-                    brief(&status)
-                )));
-            }
-            Err(stalled) => return Ok(Finding::fail(stalled.to_string())),
+        let mut replies = match rpc_within(limit, "FullDuplexCall", call).await {
+            Ok(replies) => replies,
+            Err(err) => return call_failed("FullDuplexCall", err),
         };
         let mut got = Vec::new();
         let mut after_close = 0;
-        let ending = loop {
-            match within(limit, "next reply", replies.message()).await {
-                Ok(Ok(Some(reply))) => {
-                    span.first_message();
-                    got.push(reply.payload.map_or(0, |p| p.body.len()));
-                    if requests.is_none() {
-                        after_close += 1;
-                    }
-                    if got.len() == params.close_after {
-                        requests = None; // half-close, mid-stream
-                    }
+        let ending = async {
+            while let Some(reply) = replies.next(limit).await? {
+                span.first_message();
+                got.push(size(&reply));
+                if requests.is_closed() {
+                    after_close += 1;
                 }
-                Ok(Ok(None)) => break Ok(()),
-                Ok(Err(status)) => break Err(brief(&status)),
-                Err(stalled) => break Err(stalled.to_string()),
+                if got.len() == params.close_after {
+                    requests.close(); // mid-stream
+                }
             }
-        };
+            Ok::<_, RpcError>(())
+        }
+        .await;
         span.end(ending.is_ok() && got == sizes);
         let finding = match ending {
-            Err(reason) => Finding::fail(format!(
-                "after the half-close the stream broke: {reason} ({} of {} replies)",
+            Err(err) => Finding::fail(format!(
+                "after the half-close the stream broke: {err} ({} of {} replies)",
                 got.len(),
                 sizes.len()
             )),

@@ -1,23 +1,15 @@
 //! `half-duplex`: HalfDuplexCall sends no reply before the client
 //! half-closes, then every reply, in order.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-use serde::Deserialize;
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
-
-use crate::drivers::{
-    Ctx, Driver, DriverError, DriverResult, brief, output_request, test_client, within,
-};
-use crate::verdict::Finding;
+use super::common::{Bidi, call_failed, open, size};
+use crate::drivers::prelude::*;
 
 pub struct HalfDuplex;
 
-#[derive(Debug, Deserialize, serde::Serialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Params {
+    /// Requests sent before the half-close.
     pub requests: usize,
     /// How long the client watches for a premature reply.
     pub quiet_ms: u64,
@@ -38,64 +30,39 @@ impl Driver for HalfDuplex {
     type Params = Params;
 
     async fn run(ctx: Ctx, params: Arc<Params>) -> DriverResult {
-        let channel = ctx.channel()?;
-        let mut client = test_client(channel.handle());
         let total = params.requests.max(1);
-        let (requests, outbound) = mpsc::channel(total);
-        for index in 0..total {
-            let _ = requests
-                .send(output_request(&[100 + index], Duration::ZERO))
-                .await;
+        let expected: Vec<usize> = (0..total).map(|i| 100 + i).collect();
+        let (mut requests, call) = open(ctx.channel()?.handle(), Bidi::HalfDuplex, total);
+        for &size in &expected {
+            let _ = requests.send(output_request(&[size], Duration::ZERO)).await;
         }
-        let mut span = ctx.timeline().start("HalfDuplexCall");
-        let limit = Duration::from_secs(5);
+        let quiet = Duration::from_millis(params.quiet_ms);
         // The call runs in its own task, recording when each reply arrives:
         // a server may send its response headers only with its first reply,
-        // so the call itself may not return before the half-close.
-        let receiver = tokio::spawn(async move {
-            let mut replies = client
-                .half_duplex_call(ReceiverStream::new(outbound))
-                .await?
-                .into_inner();
+        // so the call itself may not return before the half-close. It has
+        // the quiet period, then the usual limit for the replies.
+        let limit = quiet + ctx.rpc_limit();
+        let receiver = ctx.spawn_marking("HalfDuplexCall", limit, |first| async move {
+            let mut replies = call.await?;
             let mut arrivals = Vec::new();
             while let Some(reply) = replies.message().await? {
-                arrivals.push((Instant::now(), reply.payload.map_or(0, |p| p.body.len())));
+                first.mark();
+                arrivals.push((Instant::now(), size(&reply)));
             }
             Ok::<_, tonic::Status>(arrivals)
         });
-        let quiet = Duration::from_millis(params.quiet_ms);
         tokio::time::sleep(quiet).await;
         let half_closed_at = Instant::now();
-        drop(requests);
-        let arrivals = match within(limit, "the replies after the half-close", receiver).await {
-            Ok(Ok(Ok(arrivals))) => arrivals,
-            Ok(Ok(Err(status))) => {
-                span.end(false);
-                return Ok(Finding::fail(format!(
-                    "HalfDuplexCall failed: {}",
-                    brief(&status)
-                )));
-            }
-            Ok(Err(join)) => {
-                return Err(DriverError::harness(format!(
-                    "receiver task failed: {join}"
-                )));
-            }
-            Err(stalled) => {
-                span.end(false);
-                return Ok(Finding::fail(stalled.to_string()));
-            }
+        requests.close();
+        let arrivals = match receiver.join().await {
+            Ok(arrivals) => arrivals,
+            Err(err) => return call_failed("HalfDuplexCall", err),
         };
-        if !arrivals.is_empty() {
-            span.first_message();
-        }
         let early = arrivals
             .iter()
             .filter(|(at, _)| *at < half_closed_at)
             .count();
         let sizes: Vec<usize> = arrivals.iter().map(|(_, size)| *size).collect();
-        let expected: Vec<usize> = (0..total).map(|i| 100 + i).collect();
-        span.end(early == 0 && sizes == expected);
         Ok(if early > 0 {
             Finding::fail(format!(
                 "{early} of {total} replies arrived before the client half-closed: HalfDuplexCall must buffer until half-close"

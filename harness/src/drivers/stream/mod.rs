@@ -2,6 +2,7 @@
 
 pub(super) mod call_order;
 pub(super) mod cancel_half;
+mod common;
 pub(super) mod duplex_large;
 pub(super) mod duplex_sequence;
 pub(super) mod half_close;
