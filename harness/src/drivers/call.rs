@@ -32,6 +32,30 @@ pub async fn within<T>(
         })
 }
 
+/// [`within`] for a call that answers with a status: one error either way.
+pub async fn rpc_within<T, E: Into<RpcError>>(
+    limit: Duration,
+    what: &str,
+    call: impl Future<Output = Result<T, E>>,
+) -> Result<T, RpcError> {
+    within(limit, what, call).await?.map_err(Into::into)
+}
+
+/// The finding for a call named `name` that did not answer: it failed (its
+/// status or wrong answer), or it stalled (the stall names what was
+/// awaited); a task that failed is the harness's error.
+pub fn call_failed(name: &str, err: RpcError) -> super::DriverResult {
+    match err {
+        RpcError::Task(reason) => Err(super::DriverError::harness(format!(
+            "{name}: task failed: {reason}"
+        ))),
+        RpcError::Stalled(stalled) => Ok(crate::verdict::Finding::fail(stalled.to_string())),
+        err => Ok(crate::verdict::Finding::fail(format!(
+            "{name} failed: {err}"
+        ))),
+    }
+}
+
 /// One line describing a gRPC status.
 pub fn brief(status: &tonic::Status) -> String {
     let message = status.message();
@@ -130,9 +154,15 @@ impl FirstMessage {
 /// An RPC running in a task of its own (see [`Ctx::spawn`]).
 pub struct Call<T> {
     task: tokio::task::JoinHandle<Result<T, RpcError>>,
+    label: String,
 }
 
 impl<T> Call<T> {
+    /// The label it was spawned with (its timeline span's).
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
     /// Waits for the RPC's outcome.
     pub async fn join(self) -> Result<T, RpcError> {
         self.task
@@ -149,6 +179,14 @@ impl<T> Call<T> {
     pub fn is_finished(&self) -> bool {
         self.task.is_finished()
     }
+}
+
+/// The evidence line on the TCP connections a channel opened.
+pub fn connections(channel: &crate::client::ClientChannel) -> String {
+    format!(
+        "client opened {} TCP connection(s)",
+        channel.connections_opened()
+    )
 }
 
 /// Waits for every call, in order.
@@ -209,13 +247,14 @@ impl Ctx {
     {
         let label = label.into();
         let mut span = self.timeline().start(label.clone());
+        let what = label.clone();
         let first = FirstMessage {
             timeline: self.timeline().clone(),
             at: Arc::new(OnceLock::new()),
         };
         let future = call(first.clone());
         let task = tokio::spawn(async move {
-            let outcome = match within(limit, label, future).await {
+            let outcome = match within(limit, what, future).await {
                 Ok(Ok(value)) => Ok(value),
                 Ok(Err(err)) => Err(err.into()),
                 Err(stalled) => Err(RpcError::Stalled(stalled)),
@@ -226,6 +265,6 @@ impl Ctx {
             span.end(outcome.is_ok());
             outcome
         });
-        Call { task }
+        Call { task, label }
     }
 }

@@ -9,7 +9,8 @@ pub use conformance::proto::probe::{HandlerState, HoldMode};
 pub use serde::{Deserialize, Serialize};
 
 pub use super::call::{
-    Call, FirstMessage, RpcError, Stalled, brief, is_transport_failure, join_all, within,
+    Call, FirstMessage, RpcError, Stalled, brief, call_failed, connections, is_transport_failure,
+    join_all, rpc_within, within,
 };
 pub use super::probe::{
     observe, quick_rpc, read_gauge, unanswered_while_held, wait_gauge, wait_running,

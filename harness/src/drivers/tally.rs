@@ -4,6 +4,7 @@
 
 use std::fmt::Display;
 
+use super::{Call, RpcError};
 use crate::verdict::Finding;
 
 /// Outcomes of like RPCs: how many there were, which failed and how.
@@ -33,6 +34,55 @@ impl Tally {
                 None
             }
         }
+    }
+
+    /// Counts one RPC's outcome, a failure as "`label`: error" (a stall
+    /// names what it waited for, the call's label, already). Returns the
+    /// value of a success.
+    pub fn count<T>(&mut self, label: &str, outcome: Result<T, RpcError>) -> Option<T> {
+        match outcome {
+            Ok(value) => {
+                self.pass();
+                Some(value)
+            }
+            Err(stalled @ RpcError::Stalled(_)) => {
+                self.fail(stalled.to_string());
+                None
+            }
+            Err(err) => {
+                self.fail(format!("{label}: {err}"));
+                None
+            }
+        }
+    }
+
+    /// Waits for each call, in order, and counts it under its label: the
+    /// tally, and the values of those that succeeded.
+    pub async fn join<T>(calls: Vec<Call<T>>) -> (Tally, Vec<T>) {
+        let mut tally = Tally::new();
+        let mut values = Vec::with_capacity(calls.len());
+        for call in calls {
+            let label = call.label().to_owned();
+            values.extend(tally.count(&label, call.join().await));
+        }
+        (tally, values)
+    }
+
+    /// Tallies outcomes whose errors name their call themselves; returns
+    /// the values of the successes too.
+    pub fn of<T>(outcomes: impl IntoIterator<Item = Result<T, RpcError>>) -> (Tally, Vec<T>) {
+        let mut tally = Tally::new();
+        let mut values = Vec::new();
+        for outcome in outcomes {
+            match outcome {
+                Ok(value) => {
+                    tally.pass();
+                    values.push(value);
+                }
+                Err(err) => tally.fail(err.to_string()),
+            }
+        }
+        (tally, values)
     }
 
     /// Counts one success.

@@ -5,7 +5,6 @@ use conformance::proto::probe::PipeRequest;
 use tokio::sync::{Barrier, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 
-use super::common::join_counted;
 use super::kinds;
 use crate::drivers::prelude::*;
 
@@ -106,23 +105,18 @@ impl Driver for Bursts {
                 .map(|index| {
                     let handle = channel.handle();
                     let label = format!("burst {burst} rpc {index}");
-                    let call = if has_probe {
+                    if has_probe {
                         let tag = ctx.unique(&format!("burst-{burst}-{index}"));
                         let body = pattern(burst, index, size);
-                        ctx.spawn_within(
-                            label.clone(),
-                            limit,
-                            pipe(handle, tag, body, Arc::clone(&all)),
-                        )
+                        ctx.spawn_within(label, limit, pipe(handle, tag, body, Arc::clone(&all)))
                     } else {
                         let unary =
                             kinds::unary(test_client(handle), unary_request(size, size), size);
-                        ctx.spawn_within(label.clone(), limit, async move { unary.await.map(drop) })
-                    };
-                    (label, call)
+                        ctx.spawn_within(label, limit, async move { unary.await.map(drop) })
+                    }
                 })
                 .collect();
-            let (_, failed) = join_counted(calls).await;
+            let (failed, _) = Tally::join(calls).await;
             slowest = slowest.max(started.elapsed().as_secs_f64() * 1000.0);
             if !failed.all_passed() {
                 return Ok(Finding::fail(format!(

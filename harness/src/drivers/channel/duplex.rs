@@ -6,7 +6,6 @@ use conformance::proto::grpc_testing::{StreamingOutputCallRequest, StreamingOutp
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
-use super::common::count;
 use crate::client::ClientChannel;
 use crate::drivers::prelude::*;
 use crate::timeline::SpanHandle;
@@ -121,7 +120,7 @@ impl Held {
         let mut tally = Tally::new();
         for held in streams {
             let label = held.label.clone();
-            count(&mut tally, &label, held.finish().await);
+            tally.count(&label, held.finish().await);
         }
         tally
     }

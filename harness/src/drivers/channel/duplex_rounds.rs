@@ -3,7 +3,6 @@
 
 use tokio::sync::Barrier;
 
-use super::common::{connections, join_counted};
 use super::duplex::Duplex;
 use crate::drivers::prelude::*;
 
@@ -90,13 +89,12 @@ impl Driver for DuplexRounds {
                 let label = format!("stream #{index}");
                 // Each wait is bounded by the reply timeout; the stream as a
                 // whole only by the scenario's budget.
-                let call = ctx.spawn_marking(label.clone(), ctx.remaining(), move |first| {
+                ctx.spawn_marking(label, ctx.remaining(), move |first| {
                     play(handle, size, round_count, barrier, limit, first)
-                });
-                (label, call)
+                })
             })
             .collect();
-        let (_, stalled) = join_counted(calls).await;
+        let (stalled, _) = Tally::join(calls).await;
         let finding = if stalled.all_passed() {
             Finding::pass().evidence(format!(
                 "{streams} streams were open together and each got its reply in all {round_count} round(s) before any stream moved on or closed"

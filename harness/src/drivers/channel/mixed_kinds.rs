@@ -4,7 +4,6 @@
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use super::common::join_counted;
 use super::duplex::Duplex;
 use super::kinds;
 use crate::drivers::prelude::*;
@@ -95,18 +94,15 @@ impl Driver for MixedKinds {
                 let handle = channel.handle();
                 let overlap = Arc::clone(&overlap);
                 let label = format!("{name} #{index}");
-                calls.push((
-                    label.clone(),
-                    ctx.spawn(label, async move {
-                        overlap.enter(kind);
-                        let outcome = one(kind, index, messages, handle).await;
-                        overlap.leave(kind);
-                        outcome
-                    }),
-                ));
+                calls.push(ctx.spawn(label, async move {
+                    overlap.enter(kind);
+                    let outcome = one(kind, index, messages, handle).await;
+                    overlap.leave(kind);
+                    outcome
+                }));
             }
         }
-        let (_, failed) = join_counted(calls).await;
+        let (failed, _) = Tally::join(calls).await;
         let finding = if failed.all_passed() {
             Finding::pass().evidence(format!(
                 "{} RPCs of four kinds ({} each) on one channel all completed correctly",

@@ -13,7 +13,6 @@ pub(super) mod shared_use;
 pub(super) mod stream_limit;
 pub(super) mod sustained_load;
 
-mod common;
 mod duplex;
 mod kinds;
 mod workers;

@@ -2,7 +2,6 @@
 //! parallelism factor is measured and reported (method:
 //! parallelism_factor.md).
 
-use super::common::count;
 use crate::drivers::prelude::*;
 
 pub struct ParallelismFactor;
@@ -78,7 +77,7 @@ impl Driver for ParallelismFactor {
                 }
             });
             let label = format!("StreamingOutputCall #{index}");
-            if let Some(ended) = count(&mut failed, &label, outcome) {
+            if let Some(ended) = failed.count(&label, outcome) {
                 last_end = last_end.max(ended);
             }
         }

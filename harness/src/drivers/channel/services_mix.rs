@@ -3,7 +3,6 @@
 
 use conformance::proto::probe::RendezvousRequest;
 
-use super::common::{connections, join_counted};
 use super::duplex::Held;
 use crate::drivers::prelude::*;
 
@@ -75,25 +74,21 @@ impl Driver for ServicesMix {
                 let mut probe = probe_client(channel.handle());
                 let request = barrier.clone();
                 let label = format!("ProbeService rendezvous #{index}");
-                let call = ctx.spawn(
-                    label.clone(),
-                    async move { probe.rendezvous(request).await },
-                );
-                (label, call)
+                ctx.spawn(label, async move { probe.rendezvous(request).await })
             })
             .collect();
         let unary = (0..params.unary)
             .map(|index| {
                 let mut test = test_client(channel.handle());
                 let label = format!("TestService unary #{index}");
-                let call = ctx.spawn(label.clone(), async move {
-                    test.unary_call(unary_request(16, 0)).await
-                });
-                (label, call)
+                ctx.spawn(
+                    label,
+                    async move { test.unary_call(unary_request(16, 0)).await },
+                )
             })
             .collect();
-        let (_, released) = join_counted(rendezvous).await;
-        let (_, unary) = join_counted(unary).await;
+        let (released, _) = Tally::join(rendezvous).await;
+        let (unary, _) = Tally::join(unary).await;
         let answered = Held::finish_all(open).await;
 
         let mut checks = Checks::new();

@@ -3,7 +3,6 @@
 
 use tonic::metadata::MetadataValue;
 
-use super::common::connections;
 use super::kinds::{self, Client};
 use super::workers::{OnFailure, in_turn};
 use crate::drivers::prelude::*;

@@ -2,7 +2,6 @@
 //! SETTINGS_MAX_CONCURRENT_STREAMS queue on the client and all complete
 //! (method: stream_limit.md).
 
-use super::common::join_counted;
 use crate::drivers::prelude::*;
 
 pub struct StreamLimit;
@@ -56,13 +55,14 @@ impl Driver for StreamLimit {
                 let mut probe = probe_client(channel.handle());
                 let request = hold_request("", HoldMode::Sleep, hold, &scope);
                 let label = format!("Hold #{index}");
-                let call = ctx.spawn_within(label.clone(), queued_limit, async move {
-                    probe.hold(request).await
-                });
-                (label, call)
+                ctx.spawn_within(
+                    label,
+                    queued_limit,
+                    async move { probe.hold(request).await },
+                )
             })
             .collect();
-        let (_, completed) = join_counted(calls).await;
+        let (completed, _) = Tally::join(calls).await;
         let mut control = probe_client(ctx.control()?);
         let gauge = read_gauge(&mut control, &scope, ctx.rpc_limit())
             .await

@@ -2,7 +2,6 @@
 //! channel; every RPC must succeed with its own answer (method:
 //! sustained_load.md).
 
-use super::common::connections;
 use crate::drivers::prelude::*;
 use crate::load::{self, LoadSpec, closed_loop};
 

@@ -2,7 +2,6 @@
 
 use std::future::Future;
 
-use super::common::count;
 use crate::drivers::prelude::*;
 
 /// What [`in_turn`] saw: the values of the calls that succeeded, every
@@ -63,9 +62,7 @@ where
     for outcomes in futures::future::join_all(runs).await {
         let before = turns.calls.failed();
         for (label, outcome) in outcomes {
-            turns
-                .values
-                .extend(count(&mut turns.calls, &label, outcome));
+            turns.values.extend(turns.calls.count(&label, outcome));
         }
         match turns.calls.failures().get(before) {
             Some(first) => turns.workers.fail(first.clone()),

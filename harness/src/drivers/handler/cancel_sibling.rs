@@ -3,7 +3,7 @@
 //! same connection are not affected.
 
 use super::cancellation::{deadline_ended, observe_cancelled, spawn_deadline_hold};
-use super::common::{checked, hold_running, spawn_hold, tally};
+use super::common::{checked, hold_running, spawn_hold};
 use crate::drivers::prelude::*;
 
 pub struct CancelSibling;
@@ -111,7 +111,7 @@ impl Driver for CancelSibling {
             ));
             f64::from(observed.elapsed_ms)
         });
-        let (siblings, _) = tally(siblings).await;
+        let (siblings, _) = Tally::join(siblings).await;
         if !siblings.all_passed() {
             checks.problem(siblings.line("sibling holds failed"));
         }

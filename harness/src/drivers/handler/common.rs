@@ -85,30 +85,6 @@ pub async fn hold_running(
     Ok(call)
 }
 
-/// Waits for like calls and tallies them (see [`tally_outcomes`]).
-pub async fn tally<T>(calls: Vec<Call<T>>) -> (Tally, Vec<T>) {
-    tally_outcomes(join_all(calls).await)
-}
-
-/// Tallies like outcomes, keeping each failure as its error says it (a
-/// stall names the call); returns the answers too.
-pub fn tally_outcomes<T>(
-    outcomes: impl IntoIterator<Item = Result<T, RpcError>>,
-) -> (Tally, Vec<T>) {
-    let mut tally = Tally::new();
-    let mut answers = Vec::new();
-    for outcome in outcomes {
-        match outcome {
-            Ok(answer) => {
-                tally.pass();
-                answers.push(answer);
-            }
-            Err(err) => tally.fail(err.to_string()),
-        }
-    }
-    (tally, answers)
-}
-
 /// The value of `outcome`, or None with its error recorded as a problem.
 pub fn checked<T>(checks: &mut Checks, outcome: Result<T, String>) -> Option<T> {
     outcome.map_err(|problem| checks.problem(problem)).ok()

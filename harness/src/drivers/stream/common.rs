@@ -115,25 +115,3 @@ pub fn size(reply: &StreamingOutputCallResponse) -> usize {
         .as_ref()
         .map_or(0, |payload| payload.body.len())
 }
-
-/// [`within`] for a call that answers with a status: one error either way.
-pub async fn rpc_within<T, E: Into<RpcError>>(
-    limit: Duration,
-    what: &str,
-    call: impl Future<Output = Result<T, E>>,
-) -> Result<T, RpcError> {
-    within(limit, what, call).await?.map_err(Into::into)
-}
-
-/// The finding for a call named `name` that did not answer: it failed (its
-/// status or wrong answer), or it stalled (the stall names what was
-/// awaited); a task that failed is the harness's error.
-pub fn call_failed(name: &str, err: RpcError) -> DriverResult {
-    match err {
-        RpcError::Task(reason) => Err(DriverError::harness(format!(
-            "{name}: task failed: {reason}"
-        ))),
-        RpcError::Stalled(stalled) => Ok(Finding::fail(stalled.to_string())),
-        err => Ok(Finding::fail(format!("{name} failed: {err}"))),
-    }
-}

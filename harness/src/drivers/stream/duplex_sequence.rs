@@ -3,7 +3,7 @@
 
 use tokio::sync::watch;
 
-use super::common::{Bidi, Requests, call_failed, open, rpc_within, size};
+use super::common::{Bidi, Requests, open, size};
 use crate::drivers::prelude::*;
 
 pub struct DuplexSequence;

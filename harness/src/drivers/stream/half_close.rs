@@ -1,7 +1,7 @@
 //! `half-close`: the send half closes while the receive half is mid-stream;
 //! every reply and the OK trailers still arrive.
 
-use super::common::{Bidi, call_failed, open, rpc_within, size};
+use super::common::{Bidi, open, size};
 use crate::drivers::prelude::*;
 
 pub struct HalfClose;

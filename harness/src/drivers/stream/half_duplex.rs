@@ -1,7 +1,7 @@
 //! `half-duplex`: HalfDuplexCall sends no reply before the client
 //! half-closes, then every reply, in order.
 
-use super::common::{Bidi, call_failed, open, size};
+use super::common::{Bidi, open, size};
 use crate::drivers::prelude::*;
 
 pub struct HalfDuplex;

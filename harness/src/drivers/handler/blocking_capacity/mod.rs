@@ -5,7 +5,7 @@
 mod level;
 
 use self::level::{levels, sibling};
-use super::common::{spawn_hold, tally_outcomes};
+use super::common::spawn_hold;
 use crate::drivers::prelude::*;
 
 pub struct BlockingCapacity;
@@ -101,7 +101,7 @@ impl Driver for BlockingCapacity {
             }
         }
         // Wait the blocking handlers out, so the server recovers.
-        let (ended, _) = tally_outcomes(ended_early.into_iter().chain(join_all(holds).await));
+        let (ended, _) = Tally::of(ended_early.into_iter().chain(join_all(holds).await));
 
         let finding = if capacity >= params.min_capacity {
             Finding::pass().evidence(match stalled_at {

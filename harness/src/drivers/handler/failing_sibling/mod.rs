@@ -136,7 +136,7 @@ impl Driver for FailingSibling {
             )
         };
         Ok(finding
-            .evidence(format!("client opened {opened} TCP connection(s)"))
+            .evidence(connections(&channel))
             .figure("siblings_completed", completed as f64)
             .figure("siblings_open_during_failure", ended_after_failure as f64)
             .figure("client_connections", opened as f64))

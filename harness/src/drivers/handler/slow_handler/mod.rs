@@ -4,7 +4,7 @@
 
 mod stream;
 
-use super::common::{hold_running, spawn_unary, tally};
+use super::common::{hold_running, spawn_unary};
 use crate::drivers::prelude::*;
 
 pub struct SlowHandler;
@@ -77,7 +77,7 @@ impl Driver for SlowHandler {
                 spawn_unary(&ctx, channel.handle(), label, limit, unary_request(64, 0))
             })
             .collect();
-        let (siblings, _) = tally(siblings).await;
+        let (siblings, _) = Tally::join(siblings).await;
 
         let (still_open, first_missing) = match &slow {
             Slow::Held(call) => {
@@ -131,7 +131,7 @@ impl Driver for SlowHandler {
                     "StreamingOutputCall with a far-off second response"
                 }
             ))
-            .evidence(format!("client opened {opened} TCP connection(s)"))
+            .evidence(connections(&channel))
             .figure("siblings_completed", siblings.succeeded() as f64)
             .figure("client_connections", opened as f64))
     }

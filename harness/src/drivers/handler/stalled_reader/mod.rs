@@ -6,7 +6,7 @@
 mod stalled;
 
 use self::stalled::{Stalled, accepted, not_stalled, wait_stalled};
-use super::common::{spawn_unary, tally};
+use super::common::spawn_unary;
 use crate::client::ChannelOptions;
 use crate::drivers::prelude::*;
 
@@ -88,7 +88,7 @@ impl Driver for StalledReader {
                 spawn_unary(&ctx, channel.handle(), label, limit, request)
             })
             .collect();
-        let (siblings, _) = tally(siblings).await;
+        let (siblings, _) = Tally::join(siblings).await;
         let accepted_after = accepted(&streams);
         // Still stalled: every sender is still blocked with requests unsent
         // (a server that grows its windows meanwhile, as grpc-go's BDP

@@ -10,7 +10,7 @@ use conformance::proto::probe::PipeRequest;
 use conformance::sync::duplex;
 
 use self::raw_pipe::cancellable_pipe;
-use super::common::{call_failed, rpc_within};
+
 use crate::drivers::prelude::*;
 
 pub struct CancelHalf;

@@ -45,9 +45,7 @@ pub(super) async fn cancellable_pipe(
     )
     .boxed();
     let body = tonic::body::Body::new(http_body_util::StreamBody::new(frames));
-    let request = http::Request::post("/conformance.v1.ProbeService/Pipe")
-        .header("content-type", "application/grpc")
-        .header("te", "trailers")
+    let request = conformance::proto::grpc_post("/conformance.v1.ProbeService/Pipe")
         .body(body)
         .map_err(|err| tonic::Status::internal(err.to_string()))?;
     let response = channel

@@ -8,7 +8,7 @@ use conformance::proto::probe::PipeRequest;
 use conformance::sync::duplex;
 
 use self::messages::{check, produce};
-use super::common::{Replies, call_failed, rpc_within};
+use super::common::Replies;
 use crate::drivers::prelude::*;
 
 pub struct Producers;
