@@ -191,3 +191,60 @@ impl Checks {
         finding
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verdict::Verdict;
+
+    fn stalled(what: &str) -> RpcError {
+        RpcError::Stalled(super::super::Stalled {
+            what: what.to_owned(),
+            after: std::time::Duration::from_millis(5),
+        })
+    }
+
+    #[test]
+    fn a_tally_renders_the_standard_line() {
+        let mut tally = Tally::new();
+        assert_eq!(tally.count("a", Ok::<_, RpcError>(1)), Some(1));
+        tally.count::<()>("b", Err(RpcError::wrong("a reply of another request")));
+        tally.count::<()>("c", Err(stalled("c")));
+        assert_eq!(
+            (tally.total(), tally.failed(), tally.succeeded()),
+            (3, 2, 1)
+        );
+        assert_eq!(
+            tally.line("RPCs failed"),
+            "2 of 3 RPCs failed (first: b: a reply of another request)"
+        );
+        // A stall names its call already: the label is not said twice.
+        assert_eq!(tally.failures()[1], "c: no answer within 5 ms");
+        let finding = tally.fail_finding("RPCs failed");
+        assert_eq!(finding.verdict, Verdict::Fail);
+        assert_eq!(finding.evidence, ["c: no answer within 5 ms"]);
+    }
+
+    #[test]
+    fn checks_fail_with_the_first_problem_and_keep_the_rest_as_evidence() {
+        let mut checks = Checks::new();
+        checks.line("seen");
+        checks.expect(true, "fine", || unreachable!());
+        assert!(checks.passed());
+        checks.problem("first");
+        checks.expect(false, "unused", || "second".to_owned());
+        let finding = checks.finding("it broke", "all good");
+        assert_eq!(finding.verdict, Verdict::Fail);
+        assert_eq!(
+            finding.reason.map(|(_, reason)| reason).as_deref(),
+            Some("it broke: first")
+        );
+        assert_eq!(finding.evidence, ["second", "seen", "fine"]);
+
+        let mut clean = Checks::new();
+        clean.line("seen");
+        let finding = clean.finding("it broke", "all good");
+        assert_eq!(finding.verdict, Verdict::Pass);
+        assert_eq!(finding.evidence, ["all good", "seen"]);
+    }
+}
