@@ -7,7 +7,7 @@
 #   * every scenario of its must_fail list must have verdict "fail" in
 #     <out>/<fixture>/report.json.
 #
-# Usage: scripts/fixtures.sh [--runtime grpc-js|grpc-go|grpcio|grpclib ...]
+# Usage: scripts/fixtures.sh [--runtime grpc-js|grpc-go|grpcio|grpcio-aio|grpclib ...]
 #                            [--fixture NAME-OR-GLOB ...] [--bin PATH] [--out DIR]
 #                            [--timeout SECS] [--no-install]
 #
@@ -28,7 +28,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 usage() {
-    echo "usage: scripts/fixtures.sh [--runtime grpc-js|grpc-go|grpcio|grpclib ...] [--fixture NAME-OR-GLOB ...]" >&2
+    echo "usage: scripts/fixtures.sh [--runtime grpc-js|grpc-go|grpcio|grpcio-aio|grpclib ...] [--fixture NAME-OR-GLOB ...]" >&2
     echo "                           [--bin PATH] [--out DIR] [--timeout SECS] [--no-install]" >&2
 }
 
@@ -57,8 +57,8 @@ while [ "$#" -gt 0 ]; do
 done
 for r in "${runtimes[@]+"${runtimes[@]}"}"; do
     case "$r" in
-        grpc-js|grpc-go|grpcio|grpclib) ;;
-        *) echo "fixtures.sh: unknown runtime '$r' (grpc-js, grpc-go, grpcio, grpclib)" >&2; exit 2 ;;
+        grpc-js|grpc-go|grpcio|grpcio-aio|grpclib) ;;
+        *) echo "fixtures.sh: unknown runtime '$r' (grpc-js, grpc-go, grpcio, grpcio-aio, grpclib)" >&2; exit 2 ;;
     esac
 done
 case "$run_timeout" in ''|*[!0-9]*) echo "fixtures.sh: --timeout needs seconds" >&2; exit 2 ;; esac
@@ -89,7 +89,7 @@ for i, fx in enumerate(data.get("fixture", [])):
         need(isinstance(fx.get(key), str) and fx[key], f"{key} must be a non-empty string")
     need(fx["name"] not in names, "duplicate name")
     names.add(fx["name"])
-    need(fx["target"] in ("grpc-js", "grpc-go", "grpcio", "grpclib"), "unknown target")
+    need(fx["target"] in ("grpc-js", "grpc-go", "grpcio", "grpcio-aio", "grpclib"), "unknown target")
     need(isinstance(fx.get("args"), list) and all(isinstance(a, str) for a in fx["args"]), "args must be a list of strings")
     need(isinstance(fx.get("faithful"), bool), "faithful must be a bool")
     need(fx.get("expect_exit") in (0, 1), "expect_exit must be 0 or 1")

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# Shared install logic of the Python targets (grpcio, grpclib).
+# Shared install logic of the Python targets (grpcio, grpcio-aio, grpclib).
 #
-# Usage: targets/python/setup.sh grpcio|grpclib
+# Usage: targets/python/setup.sh grpcio|grpcio-aio|grpclib
 #
 # 1. Creates the virtualenv targets/python/.venv (git-ignored) with
 #    `python3 -m venv` and installs the pinned requirements.txt from PyPI.
 #    Skipped when the venv already holds exactly these pins.
 # 2. Generates Python code from proto/ into targets/ADAPTER/gen/ (git-ignored)
 #    with grpcio-tools' bundled protoc: messages (_pb2) plus the adapter's own
-#    service stubs (grpcio: _pb2_grpc via --grpc_python_out; grpclib: _grpc via
+#    service stubs (grpcio, grpcio-aio: _pb2_grpc via --grpc_python_out; grpclib: _grpc via
 #    grpclib's plugin, --grpclib_python_out). Skipped when up to date.
 #
 # Generated modules would be called `grpc.testing.*_pb2`, which collides with
@@ -25,9 +25,9 @@ set -euo pipefail
 
 adapter="${1:-}"
 case "$adapter" in
-    grpcio) stub_flag="--grpc_python_out" ;;
+    grpcio|grpcio-aio) stub_flag="--grpc_python_out" ;;
     grpclib) stub_flag="--grpclib_python_out" ;;
-    *) echo "usage: $0 grpcio|grpclib" >&2; exit 2 ;;
+    *) echo "usage: $0 grpcio|grpcio-aio|grpclib" >&2; exit 2 ;;
 esac
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -102,7 +102,7 @@ from conformance_stubs.grpc_testing import test_pb2
 from conformance_stubs.conformance_v1 import probe_pb2
 assert test_pb2.DESCRIPTOR.services_by_name["TestService"].full_name == "grpc.testing.TestService"
 assert probe_pb2.DESCRIPTOR.services_by_name["ProbeService"].full_name == "conformance.v1.ProbeService"
-if sys.argv[1] == "grpcio":
+if sys.argv[1] in ("grpcio", "grpcio-aio"):
     from conformance_stubs.grpc_testing import test_pb2_grpc  # noqa: F401
     from conformance_stubs.conformance_v1 import probe_pb2_grpc  # noqa: F401
 else:
