@@ -28,7 +28,7 @@ pub struct MatrixArgs {
     #[arg(long)]
     pub skip_install: bool,
     /// Output directory for what is published: <out>/<target>/report.{json,md,html}
-    /// (at most 12 timeline spans per scenario) and the matrix.
+    /// (no timeline spans: the full reports have them) and the matrix.
     #[arg(long, value_name = "DIR", default_value = "reports")]
     pub out: PathBuf,
     /// Output directory for the full reports (every timeline span, JUnit):
@@ -233,7 +233,7 @@ fn write_matrix(out: &std::path::Path, outcomes: &Outcomes) -> std::io::Result<(
         }
     }
     readme.push_str(&format!(
-        "\nEach target's report: `{0}/<target>/report.md` (also `.html`, `.json`; timelines cut to a few spans per scenario, the full reports and JUnit files are written to `--full-out`). Regenerate with `scripts/matrix.sh` (installs every target, then `grpc-conformance matrix`).\n",
+        "\nEach target's report: `{0}/<target>/report.md` (also `.html`, `.json`; without timeline spans; the full reports, with timelines and JUnit files, are written to `--full-out`). Regenerate with `scripts/matrix.sh` (installs every target, then `grpc-conformance matrix`).\n",
         out.display()
     ));
     write_atomic(&out.join("README.md"), readme.as_bytes())?;

@@ -1,12 +1,12 @@
-//! `grpc-conformance report merge`: a compatibility matrix from several
-//! JSON reports.
+//! `grpc-conformance report`: a compatibility matrix from several JSON
+//! reports (`merge`), and the published copies of full reports (`publish`).
 
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
 use super::exit;
-use crate::report::{matrix, read, write_atomic};
+use crate::report::{ReportFiles, matrix, read, write_atomic};
 
 #[derive(Debug, Clone, Args)]
 pub struct ReportArgs {
@@ -32,6 +32,21 @@ pub enum ReportCommand {
         )]
         title: String,
     },
+    /// Write the published copies of full JSON reports (as the matrix
+    /// writes to reports/): <out>/<target>/report.{json,md,html}, with a
+    /// few timeline spans per scenario.
+    Publish {
+        /// Full JSON reports written by `run` or `matrix --full-out`.
+        #[arg(required = true)]
+        reports: Vec<PathBuf>,
+        /// Output directory.
+        #[arg(long, value_name = "DIR", default_value = "reports")]
+        out: PathBuf,
+    },
+}
+
+fn read_all(paths: &[PathBuf]) -> Result<Vec<crate::report::Report>, String> {
+    paths.iter().map(|path| read(path)).collect()
 }
 
 pub fn report(args: ReportArgs) -> u8 {
@@ -41,16 +56,13 @@ pub fn report(args: ReportArgs) -> u8 {
             out,
             title,
         } => {
-            let mut loaded = Vec::new();
-            for path in &reports {
-                match read(path) {
-                    Ok(report) => loaded.push(report),
-                    Err(err) => {
-                        super::error(err);
-                        return exit::USAGE;
-                    }
+            let loaded = match read_all(&reports) {
+                Ok(loaded) => loaded,
+                Err(err) => {
+                    super::error(err);
+                    return exit::USAGE;
                 }
-            }
+            };
             let markdown = out.join("matrix.md");
             let html = out.join("matrix.html");
             let written = write_atomic(
@@ -68,6 +80,24 @@ pub fn report(args: ReportArgs) -> u8 {
                     exit::USAGE
                 }
             }
+        }
+        ReportCommand::Publish { reports, out } => {
+            let loaded = match read_all(&reports) {
+                Ok(loaded) => loaded,
+                Err(err) => {
+                    super::error(err);
+                    return exit::USAGE;
+                }
+            };
+            for report in &loaded {
+                let files = ReportFiles::new(out.join(&report.target.name));
+                if let Err(err) = files.write_published(report) {
+                    super::error(format!("cannot write {}: {err}", files.dir.display()));
+                    return exit::USAGE;
+                }
+                eprintln!("wrote {}", files.dir.display());
+            }
+            exit::OK
         }
     }
 }

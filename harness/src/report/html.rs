@@ -128,12 +128,19 @@ pub fn render(report: &Report) -> String {
         }
         out.push_str(&svg_timeline::render(&result.timeline));
         if result.timeline_dropped > 0 {
-            let _ = write!(
-                out,
-                "<p>Timeline: {} of {} RPCs drawn (the full report keeps more).</p>",
-                result.timeline.len(),
-                result.timeline.len() + result.timeline_dropped
-            );
+            let all = result.timeline.len() + result.timeline_dropped;
+            if result.timeline.is_empty() {
+                let _ = write!(
+                    out,
+                    "<p>Timeline: {all} RPCs, drawn in the full report.</p>"
+                );
+            } else {
+                let _ = write!(
+                    out,
+                    "<p>Timeline: {} of {all} RPCs drawn (the full report draws more).</p>",
+                    result.timeline.len()
+                );
+            }
         }
         let _ = write!(
             out,

@@ -3,7 +3,7 @@
 //! as a staircase.
 
 use svg::Document;
-use svg::node::element::{Rectangle, Text, Title};
+use svg::node::element::{Group, Rectangle, Text, Title};
 
 use crate::timeline::Span;
 
@@ -15,6 +15,11 @@ const GAP: f64 = 2.0;
 const MAX_BARS: usize = 300;
 
 /// Renders `spans` as an SVG picture (empty string for no spans).
+/// `value` rounded to a tenth.
+fn tenths(value: f64) -> f64 {
+    (value * 10.0).round() / 10.0
+}
+
 pub fn render(spans: &[Span]) -> String {
     if spans.is_empty() {
         return String::new();
@@ -33,9 +38,9 @@ pub fn render(spans: &[Span]) -> String {
     let scale = (WIDTH - 2.0 * LEFT) / end;
     let height = shown.len() as f64 * (BAR + GAP) + 30.0;
     let mut document = Document::new()
-        .set("viewBox", (0.0, 0.0, WIDTH, height))
+        .set("viewBox", (0.0, 0.0, WIDTH, tenths(height)))
         .set("width", WIDTH)
-        .set("height", height)
+        .set("height", tenths(height))
         .set("class", "timeline");
     for (row, span) in shown.iter().enumerate() {
         let y = row as f64 * (BAR + GAP) + 4.0;
@@ -64,27 +69,28 @@ pub fn render(spans: &[Span]) -> String {
         let active_from = span
             .first_message_us
             .map_or(x, |first| LEFT + first as f64 * scale);
+        // One group per RPC: its tooltip once, its bars in tenths of a
+        // pixel (finer digits only weigh the page down).
+        let mut group = Group::new().set("fill", colour).add(Title::new(tooltip));
         if active_from > x {
-            document = document.add(
+            group = group.add(
                 Rectangle::new()
-                    .set("x", x)
-                    .set("y", y)
-                    .set("width", (active_from - x).max(0.5))
+                    .set("x", tenths(x))
+                    .set("y", tenths(y))
+                    .set("width", tenths((active_from - x).max(0.5)))
                     .set("height", BAR)
-                    .set("fill", colour)
-                    .set("fill-opacity", 0.25)
-                    .add(Title::new(tooltip.clone())),
+                    .set("fill-opacity", 0.25),
             );
         }
         let solid = (x + width - active_from).max(1.5);
         document = document.add(
-            Rectangle::new()
-                .set("x", active_from)
-                .set("y", y)
-                .set("width", solid)
-                .set("height", BAR)
-                .set("fill", colour)
-                .add(Title::new(tooltip)),
+            group.add(
+                Rectangle::new()
+                    .set("x", tenths(active_from))
+                    .set("y", tenths(y))
+                    .set("width", tenths(solid))
+                    .set("height", BAR),
+            ),
         );
     }
     let caption = format!(
