@@ -24,9 +24,12 @@ import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { TestService } from './gen/grpc/testing/test_pb.js';
 import { PayloadType } from './gen/grpc/testing/messages_pb.js';
 import { ProbeService, HoldMode, HandlerState } from './gen/conformance/v1/probe_pb.js';
+// The ProbeService state and hold primitives shared with grpc-js (CommonJS).
+import probe from '../node/probe_state.js';
+
+const { capMs, blockThread, spin } = probe;
 
 const CONNECT_VERSION = JSON.parse(readFileSync(new URL('./node_modules/@connectrpc/connect-node/package.json', import.meta.url), 'utf8')).version;
-const MAX_DURATION_MS = 120000;
 const GRACE_MS = 5000;
 const ECHO_INITIAL = 'x-grpc-test-echo-initial';
 const ECHO_TRAILING = 'x-grpc-test-echo-trailing-bin';
@@ -34,7 +37,6 @@ const USAGE = 'usage: node server.js PORT [--test-only] [--max-concurrent-stream
 const kPeer = createContextKey('');
 
 const log = (...args) => console.error('connect-node-server:', ...args);
-const capMs = (ms) => Math.min(Number(ms) || 0, MAX_DURATION_MS);
 
 // ---------------------------------------------------------------------------
 // Metadata echo (TestService).
@@ -65,21 +67,18 @@ function payload(ctx, size) {
   return { type: PayloadType.COMPRESSABLE, body: new Uint8Array(size) };
 }
 
+// The call's signal as probe_state.js takes a cancellation.
+function cancelOf(signal) {
+  return {
+    aborted: () => signal.aborted,
+    on: (fn) => signal.addEventListener('abort', fn, { once: true }),
+    off: (fn) => signal.removeEventListener('abort', fn),
+  };
+}
+
 // Resolves true after ms, false as soon as the call's signal aborts.
 function sleepUnlessAborted(signal, ms) {
-  if (signal.aborted) return Promise.resolve(false);
-  if (ms <= 0) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve(false);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve(true);
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
+  return probe.sleepUnlessCancelled(cancelOf(signal), ms);
 }
 
 // StreamingOutputCall behaviour for one request: per entry, wait interval_us,
@@ -140,71 +139,22 @@ const testService = {
 };
 
 // ---------------------------------------------------------------------------
-// ProbeService state (one event loop: no locks).
+// ProbeService (its state: ../node/probe_state.js).
 
-const barriers = new Map(); // group -> { parties, generation, arrived, waiters: Map }
-const gauges = new Map(); // scope -> { inFlight, maxInFlight }
-const outcomes = new Map(); // tag -> { state, conn, deadline, entered, ended, serial }
-const MAX_OUTCOMES = 100000;
-let nextSerial = 0;
-let nextWaiter = 0;
-const outcomeListeners = new Set();
+const state = probe.createProbeState({ running: HandlerState.RUNNING });
+const { enterGauge, begin } = state;
 let variant = '';
-
-function enterGauge(scope) {
-  let g = gauges.get(scope);
-  if (!g) {
-    g = { inFlight: 0, maxInFlight: 0 };
-    gauges.set(scope, g);
-  }
-  g.inFlight += 1;
-  g.maxInFlight = Math.max(g.maxInFlight, g.inFlight);
-  let left = false;
-  return {
-    now: g.inFlight,
-    leave() {
-      if (!left) {
-        left = true;
-        g.inFlight = Math.max(0, g.inFlight - 1);
-      }
-    },
-  };
-}
 
 function deadlineMs(ctx) {
   const t = ctx.timeoutMs();
-  if (t === undefined) return 0;
-  return Math.min(0xffffffff, Math.max(1, Math.ceil(t)));
+  return probe.deadlineMs(t === undefined ? NaN : t);
 }
 
-function begin(tag, conn, deadline) {
-  if (outcomes.size >= MAX_OUTCOMES) {
-    for (const [k, o] of outcomes) if (o.state !== HandlerState.RUNNING) outcomes.delete(k);
-  }
-  const serial = nextSerial++;
-  outcomes.set(tag, { state: HandlerState.RUNNING, conn, deadline, entered: Date.now(), ended: 0, serial });
-  for (const fn of [...outcomeListeners]) fn();
-  return (state) => {
-    const o = outcomes.get(tag);
-    if (o && o.serial === serial && o.state === HandlerState.RUNNING) {
-      o.state = state;
-      o.ended = Date.now();
-      for (const fn of [...outcomeListeners]) fn();
-    }
-  };
-}
-
-const blockCell = new Int32Array(new SharedArrayBuffer(4));
-function blockThread(ms) {
-  const deadline = Date.now() + ms;
-  for (let left = ms; left > 0; left = deadline - Date.now()) Atomics.wait(blockCell, 0, 0, left);
-}
-
-function spin(ms) {
-  const deadline = Date.now() + ms;
-  let n = 0;
-  while (Date.now() < deadline) n += 1;
-  return n;
+// A probe_state.js refusal as a ConnectError.
+function probeError(err) {
+  if (err.kind === 'invalid') return new ConnectError(err.message, Code.InvalidArgument);
+  if (err.kind === 'timeout') return new ConnectError(err.message, Code.Aborted);
+  return new ConnectError('call cancelled', Code.Canceled);
 }
 
 const probeService = {
@@ -221,56 +171,10 @@ const probeService = {
 
   rendezvous(req, ctx) {
     const conn = ctx.values.get(kPeer);
-    const parties = req.parties;
-    if (parties < 1) throw new ConnectError('rendezvous needs at least 1 party', Code.InvalidArgument);
-    let b = barriers.get(req.group);
-    if (b && b.parties !== parties) {
-      if (b.arrived > 0) {
-        throw new ConnectError(`rendezvous group "${req.group}" is waiting for ${b.parties} parties, this call asked for ${parties}`,
-          Code.InvalidArgument);
-      }
-      b = null;
-    }
-    if (!b) {
-      b = { parties, generation: 0, arrived: 0, waiters: new Map() };
-      barriers.set(req.group, b);
-    }
-    const gauge = enterGauge(req.scope);
-    b.arrived += 1;
-    const arrival = b.arrived;
-    if (arrival >= b.parties) {
-      b.generation += 1;
-      b.arrived = 0;
-      const waiters = [...b.waiters.values()];
-      b.waiters.clear();
-      for (const [k, other] of barriers) if (other.arrived === 0) barriers.delete(k);
-      for (const release of waiters) release();
-      gauge.leave();
-      return Promise.resolve({ arrival, connectionId: conn });
-    }
     return new Promise((resolve, reject) => {
-      const id = nextWaiter++;
-      const gen = b.generation;
-      const giveUp = (err) => {
-        clearTimeout(timer);
-        ctx.signal.removeEventListener('abort', onAbort);
-        if (b.generation === gen) {
-          b.arrived -= 1;
-          b.waiters.delete(id);
-        }
-        gauge.leave();
-        reject(err);
-      };
-      const onAbort = () => giveUp(new ConnectError('call cancelled', Code.Canceled));
-      const timer = setTimeout(() => giveUp(new ConnectError(
-        `rendezvous "${req.group}": ${parties} parties not reached within ${req.timeoutMs} ms`, Code.Aborted)),
-      capMs(req.timeoutMs));
-      ctx.signal.addEventListener('abort', onAbort, { once: true });
-      b.waiters.set(id, () => {
-        clearTimeout(timer);
-        ctx.signal.removeEventListener('abort', onAbort);
-        gauge.leave();
-        resolve({ arrival, connectionId: conn });
+      state.rendezvous(req.group, req.scope, req.parties, req.timeoutMs, cancelOf(ctx.signal), (err, arrival) => {
+        if (err) reject(probeError(err));
+        else resolve({ arrival, connectionId: conn });
       });
     });
   },
@@ -316,46 +220,19 @@ const probeService = {
   },
 
   observe(req, ctx) {
-    const answer = () => {
-      const o = outcomes.get(req.tag);
-      if (!o) return { state: HandlerState.UNKNOWN };
-      return {
-        state: o.state,
-        connectionId: o.conn,
-        elapsedMs: o.state === HandlerState.RUNNING ? 0 : o.ended - o.entered,
-        deadlineMs: o.deadline,
-      };
-    };
-    const settled = (a) => a.state !== HandlerState.UNKNOWN && a.state !== HandlerState.RUNNING;
-    const now = answer();
-    if (settled(now)) return Promise.resolve(now);
     return new Promise((resolve, reject) => {
-      let finished = false;
-      const finish = (err) => {
-        if (finished) return;
-        finished = true;
-        clearTimeout(timer);
-        outcomeListeners.delete(onChange);
-        ctx.signal.removeEventListener('abort', onAbort);
-        if (err) reject(err);
-        else resolve(answer());
-      };
-      const onChange = () => {
-        if (settled(answer())) finish(null);
-      };
-      const onAbort = () => finish(new ConnectError('call cancelled', Code.Canceled));
-      const timer = setTimeout(() => finish(null), capMs(req.waitMs));
-      outcomeListeners.add(onChange);
-      ctx.signal.addEventListener('abort', onAbort, { once: true });
+      state.observe(req.tag, req.waitMs, cancelOf(ctx.signal), (err, o) => {
+        if (err) return reject(new ConnectError('call cancelled', Code.Canceled));
+        if (!o) return resolve({ state: HandlerState.UNKNOWN });
+        return resolve({
+          state: o.state, connectionId: o.conn, elapsedMs: o.elapsedMs, deadlineMs: o.deadlineMs,
+        });
+      });
     });
   },
 
   async gauge(req) {
-    const g = gauges.get(req.scope);
-    if (!g) return { inFlight: 0, maxInFlight: 0 };
-    const resp = { inFlight: g.inFlight, maxInFlight: g.maxInFlight };
-    if (req.resetMax) g.maxInFlight = g.inFlight;
-    return resp;
+    return state.readGauge(req.scope, req.resetMax);
   },
 
   async *pipe(reqs, ctx) {

@@ -8,6 +8,8 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=../go/install-lib.sh
+. "$here/../go/install-lib.sh"
 build="$here/build"
 bin="$build/interop-server"
 version="v1.85.0"
@@ -19,9 +21,7 @@ if ! command -v go >/dev/null 2>&1; then
     apt-get install -y --no-install-recommends golang-go >&2
 fi
 
-export GOFLAGS=-mod=mod GOTOOLCHAIN=local
-export GOCACHE="$build/gocache"
-mkdir -p "$build"
+go_env "$build"
 cd "$build"
 if [ -x "$bin" ] && grep -q "google.golang.org/grpc $version" go.mod 2>/dev/null; then
     :

@@ -29,9 +29,11 @@ const path = require('path');
 const grpc = require('@grpc/grpc-js');
 const protoLoader = require('@grpc/proto-loader');
 const grpcJsVersion = require('@grpc/grpc-js/package.json').version;
+// The ProbeService state and hold primitives shared with connect-node.
+const probe = require('../node/probe_state.js');
 
 const PROTO_ROOT = path.resolve(__dirname, '..', '..', 'proto');
-const MAX_DURATION_MS = 120000;
+const { MAX_DURATION_MS, capMs, blockThread, spin } = probe;
 const GRACE_MS = 5000;
 const ECHO_INITIAL = 'x-grpc-test-echo-initial';
 const ECHO_TRAILING = 'x-grpc-test-echo-trailing-bin';
@@ -59,8 +61,6 @@ function loadProtos() {
   );
   return grpc.loadPackageDefinition(def);
 }
-
-const capMs = (ms) => Math.min(Number(ms) || 0, MAX_DURATION_MS);
 
 function statusError(code, details, metadata) {
   const err = new Error(details);
@@ -108,21 +108,18 @@ function payload(size) {
   return { type: 'COMPRESSABLE', body: Buffer.alloc(size) };
 }
 
+// The call's cancellation as probe_state.js takes it.
+function cancelOf(call) {
+  return {
+    aborted: () => call.cancelled,
+    on: (fn) => call.once('cancelled', fn),
+    off: (fn) => call.removeListener('cancelled', fn),
+  };
+}
+
 // Resolves true after ms, or false as soon as the call is cancelled.
 function sleepUnlessCancelled(call, ms) {
-  if (call.cancelled) return Promise.resolve(false);
-  if (ms <= 0) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const onCancel = () => {
-      clearTimeout(timer);
-      resolve(false);
-    };
-    const timer = setTimeout(() => {
-      call.removeListener('cancelled', onCancel);
-      resolve(true);
-    }, ms);
-    call.once('cancelled', onCancel);
-  });
+  return probe.sleepUnlessCancelled(cancelOf(call), ms);
 }
 
 function cancelledError() {
@@ -283,82 +280,24 @@ const testService = {
 };
 
 // ---------------------------------------------------------------------------
-// ProbeService state.
+// ProbeService (its state: ../node/probe_state.js).
 
-const barriers = new Map(); // group -> { parties, generation, arrived, waiters: Map }
-const gauges = new Map(); // scope -> { inFlight, maxInFlight }
-const outcomes = new Map(); // tag -> { state, conn, entered, ended, serial }
-const MAX_OUTCOMES = 100000;
-let nextSerial = 0;
-let nextWaiter = 0;
-const outcomeListeners = new Set();
-
-function enterGauge(scope) {
-  let g = gauges.get(scope);
-  if (!g) {
-    g = { inFlight: 0, maxInFlight: 0 };
-    gauges.set(scope, g);
-  }
-  g.inFlight += 1;
-  g.maxInFlight = Math.max(g.maxInFlight, g.inFlight);
-  let left = false;
-  return {
-    now: g.inFlight,
-    leave() {
-      if (!left) {
-        left = true;
-        g.inFlight = Math.max(0, g.inFlight - 1);
-      }
-    },
-  };
-}
-
-function notifyOutcomes() {
-  for (const fn of [...outcomeListeners]) fn();
-}
+const state = probe.createProbeState({ running: 'RUNNING' });
+const { enterGauge, begin } = state;
 
 // The call's deadline as the handler sees it now, in milliseconds from now,
 // rounded up (at least 1); 0 when it has none.
 function deadlineMs(call) {
   const dl = call.getDeadline();
   const at = dl instanceof Date ? dl.getTime() : Number(dl);
-  if (!Number.isFinite(at)) return 0;
-  return Math.min(0xffffffff, Math.max(1, Math.ceil(at - Date.now())));
+  return probe.deadlineMs(at - Date.now());
 }
 
-// Records a handler under tag; returns settle(state), first final state wins.
-function begin(tag, conn, deadline) {
-  if (outcomes.size >= MAX_OUTCOMES) {
-    for (const [k, o] of outcomes) if (o.state !== 'RUNNING') outcomes.delete(k);
-  }
-  const serial = nextSerial++;
-  outcomes.set(tag, { state: 'RUNNING', conn, deadline, entered: Date.now(), ended: 0, serial });
-  notifyOutcomes();
-  return (state) => {
-    const o = outcomes.get(tag);
-    if (o && o.serial === serial && o.state === 'RUNNING') {
-      o.state = state;
-      o.ended = Date.now();
-      notifyOutcomes();
-    }
-  };
-}
-
-// Blocks this (the only) JavaScript thread for ms: a synchronous wait that
-// lets no timer, I/O or other handler run meanwhile.
-const blockCell = new Int32Array(new SharedArrayBuffer(4));
-function blockThread(ms) {
-  const deadline = Date.now() + ms;
-  for (let left = ms; left > 0; left = deadline - Date.now()) {
-    Atomics.wait(blockCell, 0, 0, left);
-  }
-}
-
-function spin(ms) {
-  const deadline = Date.now() + ms;
-  let n = 0;
-  while (Date.now() < deadline) n += 1;
-  return n;
+// A probe_state.js refusal as a grpc-js status error.
+function probeError(err) {
+  if (err.kind === 'invalid') return statusError(grpc.status.INVALID_ARGUMENT, err.message);
+  if (err.kind === 'timeout') return statusError(grpc.status.ABORTED, err.message);
+  return cancelledError();
 }
 
 const HOLD_MODES = new Set(['HOLD_MODE_UNSPECIFIED', 'SLEEP', 'BLOCK_THREAD', 'SPIN', 'PANIC', 'UNTIL_CANCELLED']);
@@ -377,57 +316,9 @@ const probeService = {
   Rendezvous(call, callback) {
     const req = call.request;
     const conn = call.getPeer();
-    const parties = req.parties;
-    if (parties < 1) {
-      return callback(statusError(grpc.status.INVALID_ARGUMENT, 'rendezvous needs at least 1 party'));
-    }
-    let b = barriers.get(req.group);
-    if (b && b.parties !== parties) {
-      if (b.arrived > 0) {
-        return callback(statusError(grpc.status.INVALID_ARGUMENT,
-          `rendezvous group "${req.group}" is waiting for ${b.parties} parties, this call asked for ${parties}`));
-      }
-      b = null;
-    }
-    if (!b) {
-      b = { parties, generation: 0, arrived: 0, waiters: new Map() };
-      barriers.set(req.group, b);
-    }
-    const gauge = enterGauge(req.scope);
-    b.arrived += 1;
-    const arrival = b.arrived;
-    if (arrival >= b.parties) {
-      b.generation += 1;
-      b.arrived = 0;
-      const waiters = [...b.waiters.values()];
-      b.waiters.clear();
-      for (const [k, other] of barriers) if (other.arrived === 0) barriers.delete(k);
-      for (const release of waiters) release();
-      gauge.leave();
-      return callback(null, { arrival, connection_id: conn });
-    }
-    const id = nextWaiter++;
-    const gen = b.generation;
-    const giveUp = (err) => {
-      clearTimeout(timer);
-      call.removeListener('cancelled', onCancel);
-      if (b.generation === gen) {
-        b.arrived -= 1;
-        b.waiters.delete(id);
-      }
-      gauge.leave();
-      callback(err);
-    };
-    const onCancel = () => giveUp(cancelledError());
-    const timer = setTimeout(() => giveUp(statusError(grpc.status.ABORTED,
-      `rendezvous "${req.group}": ${parties} parties not reached within ${req.timeout_ms} ms`)),
-    capMs(req.timeout_ms));
-    call.once('cancelled', onCancel);
-    b.waiters.set(id, () => {
-      clearTimeout(timer);
-      call.removeListener('cancelled', onCancel);
-      gauge.leave();
-      callback(null, { arrival, connection_id: conn });
+    state.rendezvous(req.group, req.scope, req.parties, req.timeout_ms, cancelOf(call), (err, arrival) => {
+      if (err) callback(probeError(err));
+      else callback(null, { arrival, connection_id: conn });
     });
   },
 
@@ -486,44 +377,18 @@ const probeService = {
 
   Observe(call, callback) {
     const req = call.request;
-    const answer = () => {
-      const o = outcomes.get(req.tag);
-      if (!o) return { state: 'UNKNOWN', connection_id: '', elapsed_ms: 0, deadline_ms: 0 };
-      return {
-        state: o.state,
-        connection_id: o.conn,
-        elapsed_ms: o.state === 'RUNNING' ? 0 : o.ended - o.entered,
-        deadline_ms: o.deadline,
-      };
-    };
-    const now = answer();
-    if (now.state !== 'UNKNOWN' && now.state !== 'RUNNING') return callback(null, now);
-    let finished = false;
-    const finish = (err) => {
-      if (finished) return;
-      finished = true;
-      clearTimeout(timer);
-      outcomeListeners.delete(onChange);
-      call.removeListener('cancelled', onCancel);
-      if (err) callback(err);
-      else callback(null, answer());
-    };
-    const onChange = () => {
-      const a = answer();
-      if (a.state !== 'UNKNOWN' && a.state !== 'RUNNING') finish(null);
-    };
-    const onCancel = () => finish(cancelledError());
-    const timer = setTimeout(() => finish(null), capMs(req.wait_ms));
-    outcomeListeners.add(onChange);
-    call.once('cancelled', onCancel);
+    state.observe(req.tag, req.wait_ms, cancelOf(call), (err, o) => {
+      if (err) return callback(cancelledError());
+      if (!o) return callback(null, { state: 'UNKNOWN', connection_id: '', elapsed_ms: 0, deadline_ms: 0 });
+      return callback(null, {
+        state: o.state, connection_id: o.conn, elapsed_ms: o.elapsedMs, deadline_ms: o.deadlineMs,
+      });
+    });
   },
 
   Gauge(call, callback) {
-    const g = gauges.get(call.request.scope);
-    if (!g) return callback(null, { in_flight: 0, max_in_flight: 0 });
-    const resp = { in_flight: g.inFlight, max_in_flight: g.maxInFlight };
-    if (call.request.reset_max) g.maxInFlight = g.inFlight;
-    callback(null, resp);
+    const g = state.readGauge(call.request.scope, call.request.reset_max);
+    callback(null, { in_flight: g.inFlight, max_in_flight: g.maxInFlight });
   },
 
   Pipe(call) {

@@ -38,21 +38,21 @@ ones finish for up to 5 s, then cancel them), then exit 0.
 
 import asyncio
 import logging
-import math
 import signal
 import sys
-import time
 
 import grpc
 from grpc import aio
 
 import fixture_flags  # targets/python/, on PYTHONPATH via run.sh
 from aio_probe_state import (  # targets/python/
-    CANCELLED, FINISHED, PANICKED, Barriers, Gauges, Outcomes)
+    CANCELLED, FINISHED, TEST_WAITS, Barriers, Gauges, Outcomes, RendezvousRefused, async_wait,
+    hold, rendezvous)
+from probe_common import (  # targets/python/
+    capped_s, grpcio_connection_id as connection_id, grpcio_deadline_ms as deadline_ms)
 from conformance_stubs.conformance_v1 import probe_pb2, probe_pb2_grpc
 from conformance_stubs.grpc_testing import empty_pb2, messages_pb2, test_pb2_grpc
 
-MAX_DURATION_S = 120.0  # cap of every hold/wait, as in the reference server
 GRACE_S = 5.0
 DEFECTS = ("global-lock", "blocking-wait", "busy-wait", "read-all-first")
 ECHO_INITIAL = "x-grpc-test-echo-initial"
@@ -61,23 +61,6 @@ ECHO_TRAILING = "x-grpc-test-echo-trailing-bin"
 log = logging.getLogger("grpcio-aio-target")
 
 _CODES = {code.value[0]: code for code in grpc.StatusCode}
-
-
-def capped_s(ms):
-    return min(ms / 1000.0, MAX_DURATION_S)
-
-
-def connection_id(context):
-    # e.g. "ipv4:127.0.0.1:53122": one per HTTP/2 connection.
-    return context.peer()
-
-
-def deadline_ms(context):
-    """The call's deadline as the handler sees it now, in ms rounded up (0: none)."""
-    remaining = context.time_remaining()
-    if remaining is None or remaining > 1e8:  # no deadline: C-core's infinite future
-        return 0
-    return min(max(1, math.ceil(remaining * 1000)), 2**32 - 1)
 
 
 # ---------------------------------------------------------------------------
@@ -110,22 +93,6 @@ async def payload(context, size):
     if size < 0:
         await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"negative payload size {size}")
     return messages_pb2.Payload(type=messages_pb2.COMPRESSABLE, body=bytes(size))
-
-
-async def async_wait(seconds):
-    await asyncio.sleep(seconds)
-
-
-async def blocking_wait(seconds):
-    """DEFECT blocking-wait: blocks the event loop's thread (every RPC stalls)."""
-    time.sleep(min(seconds, MAX_DURATION_S))
-
-
-async def busy_wait(seconds):
-    """DEFECT busy-wait: spins on the clock on the event loop's thread."""
-    until = time.monotonic() + min(seconds, MAX_DURATION_S)
-    while time.monotonic() < until:
-        pass
 
 
 # How TestService waits interval_us (the faithful asyncio.sleep unless a defect).
@@ -217,57 +184,25 @@ class ProbeService(probe_pb2_grpc.ProbeServiceServicer):
                       + (f" [{self.variant}]" if self.variant else ""))
 
     async def Rendezvous(self, request, context):
-        if request.parties == 0:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                                "rendezvous needs at least 1 party")
-        timeout_s = capped_s(request.timeout_ms)
-        leave, _ = self.gauges.enter(request.scope)
         try:
-            arrival = await self.barriers.arrive(request.group, request.parties, timeout_s)
-        except ValueError as err:
+            arrival = await rendezvous(self.gauges, self.barriers, request)
+        except RendezvousRefused as err:
             arrival = err
-        finally:
-            leave()
-        if isinstance(arrival, ValueError):
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(arrival))
-        if arrival is None:
-            others = self.barriers.waiting(request.group)
-            await context.abort(grpc.StatusCode.ABORTED,
-                                f"rendezvous {request.group!r}: {others + 1} of "
-                                f"{request.parties} parties were inside together within "
-                                f"{int(timeout_s * 1000)} ms")
+        if isinstance(arrival, RendezvousRefused):
+            code = grpc.StatusCode.INVALID_ARGUMENT if arrival.invalid else grpc.StatusCode.ABORTED
+            await context.abort(code, arrival.message)
         return probe_pb2.RendezvousResponse(arrival=arrival,
                                             connection_id=connection_id(context))
 
     async def Hold(self, request, context):
-        mode = request.mode
-        if mode not in probe_pb2.HoldMode.values():
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"unknown hold mode {mode}")
+        if request.mode not in probe_pb2.HoldMode.values():
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                                f"unknown hold mode {request.mode}")
         conn = connection_id(context)
-        deadline = deadline_ms(context)
-        duration_s = capped_s(request.duration_ms)
-        leave, in_flight_at_entry = self.gauges.enter(request.scope)
-        settle = self.outcomes.begin(request.tag, conn, deadline)
-        try:
-            if mode in (probe_pb2.SLEEP, probe_pb2.UNTIL_CANCELLED):
-                await asyncio.sleep(duration_s)
-            elif mode == probe_pb2.BLOCK_THREAD:
-                time.sleep(duration_s)  # blocks the event loop: every RPC stalls
-            elif mode == probe_pb2.SPIN:
-                until = time.monotonic() + duration_s
-                while time.monotonic() < until:
-                    pass
-            elif mode == probe_pb2.PANIC:
-                settle(PANICKED)
-                # grpc.aio catches an exception out of a handler, logs it and
-                # ends the call with UNKNOWN; the server keeps serving.
-                raise RuntimeError(f"ProbeService.Hold was asked to panic (tag {request.tag!r})")
-            settle(FINISHED)
-        except asyncio.CancelledError:
-            settle(CANCELLED)
-            raise
-        finally:
-            leave()
+        # PANIC: grpc.aio catches an exception out of a handler, logs it and
+        # ends the call with UNKNOWN; the server keeps serving.
+        in_flight_at_entry = await hold(self.gauges, self.outcomes, request, conn,
+                                        deadline_ms(context))
         return probe_pb2.HoldResponse(connection_id=conn, in_flight_at_entry=in_flight_at_entry)
 
     async def Observe(self, request, context):
@@ -342,7 +277,7 @@ async def serve(flags):
     global test_wait
     port = flags.port
     variant = fixture_flags.describe(flags)
-    test_wait = {"blocking-wait": blocking_wait, "busy-wait": busy_wait}.get(flags.defect, async_wait)
+    test_wait = TEST_WAITS.get(flags.defect, async_wait)
     options = [("grpc.so_reuseport", 0)]
     if flags.max_concurrent_streams is not None:
         options.append(("grpc.max_concurrent_streams", flags.max_concurrent_streams))

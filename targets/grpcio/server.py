@@ -38,7 +38,6 @@ STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
 
 import logging  # noqa: E402
-import math  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
 import threading  # noqa: E402
@@ -48,12 +47,14 @@ from concurrent import futures  # noqa: E402
 import grpc  # noqa: E402
 
 import fixture_flags  # noqa: E402  (targets/python/, on PYTHONPATH via run.sh)
+from probe_common import (  # noqa: E402  (targets/python/)
+    Gauges, capped_s, grpcio_connection_id as connection_id,
+    grpcio_deadline_ms as deadline_ms, observe_response)
 from conformance_stubs.conformance_v1 import probe_pb2, probe_pb2_grpc  # noqa: E402
 from conformance_stubs.grpc_testing import empty_pb2, messages_pb2, test_pb2_grpc  # noqa: E402
 
 MAX_WORKERS = 16  # the default pool size (--pool N overrides it)
 DEFECTS = ("global-lock", "read-all-first")
-MAX_DURATION_S = 120.0  # cap of every hold/wait, as in the reference server
 GRACE_S = 5.0
 ECHO_INITIAL = "x-grpc-test-echo-initial"
 ECHO_TRAILING = "x-grpc-test-echo-trailing-bin"
@@ -61,23 +62,6 @@ ECHO_TRAILING = "x-grpc-test-echo-trailing-bin"
 log = logging.getLogger("grpcio-target")
 
 _CODES = {code.value[0]: code for code in grpc.StatusCode}
-
-
-def capped_s(ms):
-    return min(ms / 1000.0, MAX_DURATION_S)
-
-
-def connection_id(context):
-    # e.g. "ipv4:127.0.0.1:53122": one per HTTP/2 connection.
-    return context.peer()
-
-
-def deadline_ms(context):
-    """The call's deadline as the handler sees it now, in ms rounded up (0: none)."""
-    remaining = context.time_remaining()
-    if remaining is None or remaining > 1e8:  # no deadline: C-core's infinite future
-        return 0
-    return min(max(1, math.ceil(remaining * 1000)), 2**32 - 1)
 
 
 class CallDone:
@@ -199,37 +183,6 @@ RUNNING, FINISHED, CANCELLED, PANICKED = (
     probe_pb2.RUNNING, probe_pb2.FINISHED, probe_pb2.CANCELLED, probe_pb2.PANICKED)
 
 
-class Gauges:
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._counts = {}  # scope -> [in_flight, max_in_flight]
-
-    def enter(self, scope):
-        """Counts one handler in; returns (leave function, in-flight count)."""
-        with self._lock:
-            counts = self._counts.setdefault(scope, [0, 0])
-            counts[0] += 1
-            counts[1] = max(counts[1], counts[0])
-            now = counts[0]
-        left = [False]
-
-        def leave():
-            with self._lock:
-                if not left[0]:
-                    left[0] = True
-                    counts[0] -= 1
-
-        return leave, now
-
-    def read(self, scope, reset_max):
-        with self._lock:
-            counts = self._counts.setdefault(scope, [0, 0])
-            in_flight, max_in_flight = counts
-            if reset_max:
-                counts[1] = counts[0]
-            return in_flight, max_in_flight
-
-
 class Outcomes:
     def __init__(self):
         self.cond = threading.Condition()
@@ -265,12 +218,7 @@ class Outcomes:
                 if (entry and entry["state"] != RUNNING) or remaining <= 0:
                     break
                 self.cond.wait(remaining)
-            if entry is None:
-                return probe_pb2.ObserveResponse()
-            elapsed = 0 if entry["ended"] is None else (entry["ended"] - entry["entered"])
-            return probe_pb2.ObserveResponse(state=entry["state"], connection_id=entry["conn"],
-                                             elapsed_ms=min(int(elapsed * 1000), 2**32 - 1),
-                                             deadline_ms=entry["deadline_ms"])
+            return observe_response(entry)
 
 
 class Barriers:
@@ -383,7 +331,7 @@ class ProbeService(probe_pb2_grpc.ProbeServiceServicer):
     def __init__(self, workers=MAX_WORKERS, variant=""):
         self.workers = workers
         self.variant = variant
-        self.gauges = Gauges()
+        self.gauges = Gauges(threading.Lock())
         self.outcomes = Outcomes()
         self.barriers = Barriers()
 

@@ -37,10 +37,8 @@ then exit 0.
 
 import asyncio
 import logging
-import math
 import signal
 import sys
-import time
 from importlib.metadata import version
 
 from grpclib.const import Status
@@ -49,12 +47,13 @@ from grpclib.server import Server
 from multidict import MultiDict
 
 import fixture_flags  # targets/python/, on PYTHONPATH via run.sh
-from aio_probe_state import Barriers, Gauges, Outcomes  # targets/python/
+from aio_probe_state import (  # targets/python/
+    TEST_WAITS, Barriers, Gauges, Outcomes, RendezvousRefused, async_wait, hold, rendezvous)
+from probe_common import capped_s, remaining_ms  # targets/python/
 from conformance_stubs.conformance_v1 import probe_grpc, probe_pb2
 from conformance_stubs.grpc_testing import empty_pb2, messages_pb2, test_grpc
 
 GRPCLIB_VERSION = version("grpclib")
-MAX_DURATION_S = 120.0  # cap of every hold/wait, as in the reference server
 GRACE_S = 5.0
 DEFECTS = ("global-lock", "blocking-wait", "busy-wait", "read-all-first")
 ECHO_INITIAL = "x-grpc-test-echo-initial"
@@ -65,10 +64,6 @@ log = logging.getLogger("grpclib-target")
 _STATUSES = {status.value: status for status in Status}
 
 
-def capped_s(ms):
-    return min(ms / 1000.0, MAX_DURATION_S)
-
-
 def connection_id(stream):
     addr = stream.peer.addr()  # (host, port) of the HTTP/2 connection
     return f"{addr[0]}:{addr[1]}" if addr else ""
@@ -77,9 +72,7 @@ def connection_id(stream):
 def deadline_ms(stream):
     """The call's deadline (grpc-timeout) as the handler sees it now, in ms
     rounded up (0: none)."""
-    if stream.deadline is None:
-        return 0
-    return min(max(1, math.ceil(stream.deadline.time_remaining() * 1000)), 2**32 - 1)
+    return remaining_ms(None if stream.deadline is None else stream.deadline.time_remaining())
 
 
 # ---------------------------------------------------------------------------
@@ -114,22 +107,6 @@ def payload(size):
     if size < 0:
         raise GRPCError(Status.INVALID_ARGUMENT, f"negative payload size {size}")
     return messages_pb2.Payload(type=messages_pb2.COMPRESSABLE, body=bytes(size))
-
-
-async def async_wait(seconds):
-    await asyncio.sleep(seconds)
-
-
-async def blocking_wait(seconds):
-    """DEFECT blocking-wait: blocks the event loop's thread (every RPC stalls)."""
-    time.sleep(min(seconds, MAX_DURATION_S))
-
-
-async def busy_wait(seconds):
-    """DEFECT busy-wait: spins on the clock on the event loop's thread."""
-    until = time.monotonic() + min(seconds, MAX_DURATION_S)
-    while time.monotonic() < until:
-        pass
 
 
 # How TestService waits interval_us (the faithful asyncio.sleep unless a defect).
@@ -224,10 +201,10 @@ class TestService(test_grpc.TestServiceBase):
 
 # ---------------------------------------------------------------------------
 # ProbeService state (targets/python/aio_probe_state.py): gauges, outcomes,
-# barriers. Everything runs on the one event loop: no locks needed.
+# barriers, and the halves of Rendezvous and Hold that know no library.
+# Everything runs on the one event loop: no locks needed.
 
-RUNNING, FINISHED, CANCELLED, PANICKED = (
-    probe_pb2.RUNNING, probe_pb2.FINISHED, probe_pb2.CANCELLED, probe_pb2.PANICKED)
+FINISHED, CANCELLED = probe_pb2.FINISHED, probe_pb2.CANCELLED
 
 
 class GlobalLock:
@@ -267,52 +244,21 @@ class ProbeService(probe_grpc.ProbeServiceBase):
 
     async def Rendezvous(self, stream):
         request = await stream.recv_message()
-        if request.parties == 0:
-            raise GRPCError(Status.INVALID_ARGUMENT, "rendezvous needs at least 1 party")
-        timeout_s = capped_s(request.timeout_ms)
-        leave, _ = self.gauges.enter(request.scope)
         try:
-            arrival = await self.barriers.arrive(request.group, request.parties, timeout_s)
-        except ValueError as err:
-            raise GRPCError(Status.INVALID_ARGUMENT, str(err)) from None
-        finally:
-            leave()
-        if arrival is None:
-            others = self.barriers.waiting(request.group)
-            raise GRPCError(Status.ABORTED,
-                            f"rendezvous {request.group!r}: {others + 1} of {request.parties} "
-                            f"parties were inside together within {int(timeout_s * 1000)} ms")
+            arrival = await rendezvous(self.gauges, self.barriers, request)
+        except RendezvousRefused as err:
+            status = Status.INVALID_ARGUMENT if err.invalid else Status.ABORTED
+            raise GRPCError(status, err.message) from None
         await stream.send_message(
             probe_pb2.RendezvousResponse(arrival=arrival, connection_id=connection_id(stream)))
 
     async def Hold(self, stream):
         request = await stream.recv_message()
-        mode = request.mode
-        if mode not in probe_pb2.HoldMode.values():
-            raise GRPCError(Status.INVALID_ARGUMENT, f"unknown hold mode {mode}")
+        if request.mode not in probe_pb2.HoldMode.values():
+            raise GRPCError(Status.INVALID_ARGUMENT, f"unknown hold mode {request.mode}")
         conn = connection_id(stream)
-        deadline = deadline_ms(stream)
-        duration_s = capped_s(request.duration_ms)
-        leave, in_flight_at_entry = self.gauges.enter(request.scope)
-        settle = self.outcomes.begin(request.tag, conn, deadline)
-        try:
-            if mode in (probe_pb2.SLEEP, probe_pb2.UNTIL_CANCELLED):
-                await asyncio.sleep(duration_s)
-            elif mode == probe_pb2.BLOCK_THREAD:
-                time.sleep(duration_s)  # blocks the event loop: every RPC stalls
-            elif mode == probe_pb2.SPIN:
-                until = time.monotonic() + duration_s
-                while time.monotonic() < until:
-                    pass
-            elif mode == probe_pb2.PANIC:
-                settle(PANICKED)
-                raise RuntimeError(f"ProbeService.Hold was asked to panic (tag {request.tag!r})")
-            settle(FINISHED)
-        except asyncio.CancelledError:
-            settle(CANCELLED)
-            raise
-        finally:
-            leave()
+        in_flight_at_entry = await hold(self.gauges, self.outcomes, request, conn,
+                                        deadline_ms(stream))
         await stream.send_message(
             probe_pb2.HoldResponse(connection_id=conn, in_flight_at_entry=in_flight_at_entry))
 
@@ -357,7 +303,7 @@ async def serve(flags):
     global test_wait
     port = flags.port
     variant = fixture_flags.describe(flags)
-    test_wait = {"blocking-wait": blocking_wait, "busy-wait": busy_wait}.get(flags.defect, async_wait)
+    test_wait = TEST_WAITS.get(flags.defect, async_wait)
     services = [TestService(read_all_first=flags.defect == "read-all-first")]
     if not flags.test_only:
         services.append(ProbeService(variant))

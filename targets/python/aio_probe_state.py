@@ -1,45 +1,24 @@
 """ProbeService state for the asyncio Python targets (grpclib, grpcio-aio), shared.
 
 Gauges, handler outcomes and barriers, as the suite's ProbeService asks
-(proto/conformance/v1/probe.proto). Everything runs on one asyncio event loop,
-so no locks are needed. Moved here unchanged from targets/grpclib/server.py.
+(proto/conformance/v1/probe.proto), and the library-independent halves of
+Rendezvous and Hold, plus TestService's waits (faithful and the blocking-wait
+/ busy-wait defects). Everything runs on one asyncio event loop, so no locks
+are needed. Each adapter keeps its library's side: reading the request,
+answering, and turning RendezvousRefused into its status.
 """
 
 import asyncio
 import time
 
 from conformance_stubs.conformance_v1 import probe_pb2
+from probe_common import (  # noqa: F401  (Gauges: the adapters take it from here)
+    MAX_DURATION_S, Gauges, capped_s, observe_response)
 
 OBSERVE_POLL_S = 0.002
 
 RUNNING, FINISHED, CANCELLED, PANICKED = (
     probe_pb2.RUNNING, probe_pb2.FINISHED, probe_pb2.CANCELLED, probe_pb2.PANICKED)
-
-
-class Gauges:
-    def __init__(self):
-        self._counts = {}  # scope -> [in_flight, max_in_flight]
-
-    def enter(self, scope):
-        """Counts one handler in; returns (leave function, in-flight count)."""
-        counts = self._counts.setdefault(scope, [0, 0])
-        counts[0] += 1
-        counts[1] = max(counts[1], counts[0])
-        left = [False]
-
-        def leave():
-            if not left[0]:
-                left[0] = True
-                counts[0] -= 1
-
-        return leave, counts[0]
-
-    def read(self, scope, reset_max):
-        counts = self._counts.setdefault(scope, [0, 0])
-        in_flight, max_in_flight = counts
-        if reset_max:
-            counts[1] = counts[0]
-        return in_flight, max_in_flight
 
 
 class Outcomes:
@@ -70,12 +49,7 @@ class Outcomes:
             if (entry and entry["state"] != RUNNING) or time.monotonic() >= give_up:
                 break
             await asyncio.sleep(OBSERVE_POLL_S)
-        if entry is None:
-            return probe_pb2.ObserveResponse()
-        elapsed = 0 if entry["ended"] is None else (entry["ended"] - entry["entered"])
-        return probe_pb2.ObserveResponse(state=entry["state"], connection_id=entry["conn"],
-                                         elapsed_ms=min(int(elapsed * 1000), 2**32 - 1),
-                                         deadline_ms=entry["deadline_ms"])
+        return observe_response(entry)
 
 
 class Barrier:
@@ -125,3 +99,88 @@ class Barriers:
     def waiting(self, group):
         barrier = self._groups.get(group)
         return barrier.arrived if barrier else 0
+
+
+class RendezvousRefused(Exception):
+    """A Rendezvous the adapter answers with INVALID_ARGUMENT (invalid) or
+    ABORTED (the parties were not inside together in time)."""
+
+    def __init__(self, invalid, message):
+        super().__init__(message)
+        self.invalid = invalid
+        self.message = message
+
+
+async def rendezvous(gauges, barriers, request):
+    """Waits in request.group for request.parties, counted in request.scope's
+    gauge; returns the 1-based arrival or raises RendezvousRefused."""
+    if request.parties == 0:
+        raise RendezvousRefused(True, "rendezvous needs at least 1 party")
+    timeout_s = capped_s(request.timeout_ms)
+    leave, _ = gauges.enter(request.scope)
+    try:
+        arrival = await barriers.arrive(request.group, request.parties, timeout_s)
+    except ValueError as err:
+        raise RendezvousRefused(True, str(err)) from None
+    finally:
+        leave()
+    if arrival is None:
+        others = barriers.waiting(request.group)
+        raise RendezvousRefused(False, f"rendezvous {request.group!r}: {others + 1} of "
+                                       f"{request.parties} parties were inside together "
+                                       f"within {int(timeout_s * 1000)} ms")
+    return arrival
+
+
+async def hold(gauges, outcomes, request, conn, deadline):
+    """Holds the handler as request.mode asks (a known mode), counted in
+    request.scope's gauge and recorded under request.tag; returns the gauge's
+    in-flight count at entry. SLEEP and UNTIL_CANCELLED are asyncio.sleep;
+    BLOCK_THREAD (time.sleep) and SPIN (a busy loop) run on the loop's thread
+    on purpose: they stall every RPC of the process. PANIC raises
+    RuntimeError out of the handler; a cancelled call's CancelledError is
+    recorded and re-raised."""
+    mode = request.mode
+    duration_s = capped_s(request.duration_ms)
+    leave, in_flight_at_entry = gauges.enter(request.scope)
+    settle = outcomes.begin(request.tag, conn, deadline)
+    try:
+        if mode in (probe_pb2.SLEEP, probe_pb2.UNTIL_CANCELLED):
+            await asyncio.sleep(duration_s)
+        elif mode == probe_pb2.BLOCK_THREAD:
+            time.sleep(duration_s)  # blocks the event loop: every RPC stalls
+        elif mode == probe_pb2.SPIN:
+            until = time.monotonic() + duration_s
+            while time.monotonic() < until:
+                pass
+        elif mode == probe_pb2.PANIC:
+            settle(PANICKED)
+            raise RuntimeError(f"ProbeService.Hold was asked to panic (tag {request.tag!r})")
+        settle(FINISHED)
+    except asyncio.CancelledError:
+        settle(CANCELLED)
+        raise
+    finally:
+        leave()
+    return in_flight_at_entry
+
+
+# TestService's waits of interval_us: the faithful one and two defects.
+
+async def async_wait(seconds):
+    await asyncio.sleep(seconds)
+
+
+async def blocking_wait(seconds):
+    """DEFECT blocking-wait: blocks the event loop's thread (every RPC stalls)."""
+    time.sleep(min(seconds, MAX_DURATION_S))
+
+
+async def busy_wait(seconds):
+    """DEFECT busy-wait: spins on the clock on the event loop's thread."""
+    until = time.monotonic() + min(seconds, MAX_DURATION_S)
+    while time.monotonic() < until:
+        pass
+
+
+TEST_WAITS = {"blocking-wait": blocking_wait, "busy-wait": busy_wait}

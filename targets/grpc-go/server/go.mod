@@ -3,6 +3,7 @@ module conformance-targets/grpc-go-server
 go 1.26.0
 
 require (
+	conformance-targets/probestate v0.0.0
 	google.golang.org/grpc v1.85.0
 	grpcconformance v0.0.0
 )
@@ -17,3 +18,6 @@ require (
 
 // The code generated from proto/ by install.sh (git-ignored).
 replace grpcconformance => ../build/gen
+
+// The ProbeService state shared with connect-go (targets/go/probestate).
+replace conformance-targets/probestate => ../../go/probestate

@@ -24,6 +24,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -32,7 +33,6 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,25 +45,18 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
+	"conformance-targets/probestate"
+
 	pb "grpcconformance/conformance_v1"
 	tpb "grpcconformance/grpc_testing"
 )
 
 const (
-	// Longest hold/wait a request may ask for (the reference server's cap).
-	maxDurationMs = 120000
-	gracePeriod   = 5 * time.Second
+	gracePeriod = 5 * time.Second
 
 	echoInitialKey  = "x-grpc-test-echo-initial"
 	echoTrailingKey = "x-grpc-test-echo-trailing-bin"
 )
-
-func capMs(ms uint32) time.Duration {
-	if ms > maxDurationMs {
-		ms = maxDurationMs
-	}
-	return time.Duration(ms) * time.Millisecond
-}
 
 // connID is the peer address of the call's connection, as the server sees it.
 func connID(ctx context.Context) string {
@@ -156,17 +149,10 @@ func echoStatusErr(s *tpb.EchoStatus) error {
 
 // waitCtx sleeps d unless the call ends first.
 func waitCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return nil
+	if err := probestate.Sleep(ctx, d); err != nil {
+		return status.FromContextError(err).Err()
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return status.FromContextError(ctx.Err()).Err()
-	}
+	return nil
 }
 
 func (s *testServer) EmptyCall(ctx context.Context, _ *tpb.Empty) (*tpb.Empty, error) {
@@ -268,129 +254,18 @@ func (s *testServer) HalfDuplexCall(stream tpb.TestService_HalfDuplexCallServer)
 }
 
 // ---------------------------------------------------------------------------
-// ProbeService state: barriers, gauges, outcomes (one mutex each).
-
-type barrier struct {
-	parties    uint32
-	generation uint64
-	arrived    uint32
-	release    chan struct{} // closed when the current generation releases
-}
-
-type gauge struct{ inFlight, maxInFlight uint32 }
-
-type outcome struct {
-	state      pb.HandlerState
-	conn       string
-	deadlineMs uint32 // the call's deadline, ms from entry, rounded up; 0 = none
-	entered    time.Time
-	ended      time.Time
-	serial     uint64
-}
-
-// deadlineMs is the call's deadline as the handler sees it now, in
-// milliseconds from now, rounded up (at least 1); 0 when it has none.
-func deadlineMs(ctx context.Context) uint32 {
-	dl, ok := ctx.Deadline()
-	if !ok {
-		return 0
-	}
-	left := time.Until(dl)
-	ms := (left + time.Millisecond - 1) / time.Millisecond
-	if ms < 1 {
-		return 1
-	}
-	if ms > math.MaxUint32 {
-		return math.MaxUint32
-	}
-	return uint32(ms)
-}
-
-// Keeps at most this many tags: past it, finished entries are forgotten.
-const maxOutcomes = 100000
+// ProbeService: the state (outcomes, gauges, barriers) and the hold
+// primitives are targets/go/probestate's; grpc-go's statuses are here.
 
 type probeServer struct {
 	pb.UnimplementedProbeServiceServer
 
 	variant string // the fixture variant, "" for the faithful default
-
-	barriersMu sync.Mutex
-	barriers   map[string]*barrier
-
-	gaugesMu sync.Mutex
-	gauges   map[string]*gauge
-
-	outcomesMu sync.Mutex
-	outcomes   map[string]*outcome
-	nextSerial uint64
-	changed    chan struct{} // closed and replaced at every outcome change
+	state   *probestate.State[pb.HandlerState]
 }
 
 func newProbeServer() *probeServer {
-	return &probeServer{
-		barriers: map[string]*barrier{},
-		gauges:   map[string]*gauge{},
-		outcomes: map[string]*outcome{},
-		changed:  make(chan struct{}),
-	}
-}
-
-// enterGauge counts a handler into scope; the returned func counts it out.
-func (s *probeServer) enterGauge(scope string) (leave func(), now uint32) {
-	s.gaugesMu.Lock()
-	g := s.gauges[scope]
-	if g == nil {
-		g = &gauge{}
-		s.gauges[scope] = g
-	}
-	g.inFlight++
-	if g.inFlight > g.maxInFlight {
-		g.maxInFlight = g.inFlight
-	}
-	now = g.inFlight
-	s.gaugesMu.Unlock()
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			s.gaugesMu.Lock()
-			if g.inFlight > 0 {
-				g.inFlight--
-			}
-			s.gaugesMu.Unlock()
-		})
-	}, now
-}
-
-func (s *probeServer) notifyLocked() {
-	close(s.changed)
-	s.changed = make(chan struct{})
-}
-
-// begin records a handler entering under tag (replacing an older one);
-// the returned func settles it once (first final state wins).
-func (s *probeServer) begin(tag, conn string, deadline uint32) (settle func(pb.HandlerState)) {
-	s.outcomesMu.Lock()
-	if len(s.outcomes) >= maxOutcomes {
-		for k, o := range s.outcomes {
-			if o.state != pb.HandlerState_RUNNING {
-				delete(s.outcomes, k)
-			}
-		}
-	}
-	serial := s.nextSerial
-	s.nextSerial++
-	s.outcomes[tag] = &outcome{state: pb.HandlerState_RUNNING, conn: conn, deadlineMs: deadline, entered: time.Now(), serial: serial}
-	s.notifyLocked()
-	s.outcomesMu.Unlock()
-	return func(st pb.HandlerState) {
-		s.outcomesMu.Lock()
-		defer s.outcomesMu.Unlock()
-		if o := s.outcomes[tag]; o != nil && o.serial == serial && o.state == pb.HandlerState_RUNNING {
-			o.state = st
-			o.ended = time.Now()
-			s.notifyLocked()
-		}
-	}
+	return &probeServer{state: probestate.New(pb.HandlerState_RUNNING)}
 }
 
 func threading(variant string) string {
@@ -412,102 +287,19 @@ func (s *probeServer) Info(ctx context.Context, _ *pb.InfoRequest) (*pb.InfoResp
 
 func (s *probeServer) Rendezvous(ctx context.Context, req *pb.RendezvousRequest) (*pb.RendezvousResponse, error) {
 	conn := connID(ctx)
-	parties := req.GetParties()
-	if parties < 1 {
-		return nil, status.Error(codes.InvalidArgument, "rendezvous needs at least 1 party")
-	}
-
-	s.barriersMu.Lock()
-	b := s.barriers[req.GetGroup()]
-	if b != nil && b.parties != parties {
-		if b.arrived > 0 {
-			s.barriersMu.Unlock()
-			return nil, status.Errorf(codes.InvalidArgument,
-				"rendezvous group %q is waiting for %d parties, this call asked for %d",
-				req.GetGroup(), b.parties, parties)
+	arrival, err := s.state.Rendezvous(ctx, req.GetGroup(), req.GetScope(), req.GetParties(), req.GetTimeoutMs())
+	if err != nil {
+		var re *probestate.RendezvousError
+		switch {
+		case errors.As(err, &re) && re.Timeout:
+			return nil, status.Error(codes.Aborted, re.Msg)
+		case errors.As(err, &re):
+			return nil, status.Error(codes.InvalidArgument, re.Msg)
+		default:
+			return nil, status.FromContextError(err).Err()
 		}
-		b = nil
 	}
-	if b == nil {
-		b = &barrier{parties: parties, release: make(chan struct{})}
-		s.barriers[req.GetGroup()] = b
-	}
-	leave, _ := s.enterGauge(req.GetScope())
-	defer leave()
-	b.arrived++
-	arrival := b.arrived
-	if arrival >= b.parties {
-		b.generation++
-		b.arrived = 0
-		close(b.release)
-		b.release = make(chan struct{})
-		// Forget groups nobody waits in, so unique names do not grow the map.
-		for k, other := range s.barriers {
-			if other.arrived == 0 {
-				delete(s.barriers, k)
-			}
-		}
-		s.barriersMu.Unlock()
-		return &pb.RendezvousResponse{Arrival: arrival, ConnectionId: conn}, nil
-	}
-	gen, release := b.generation, b.release
-	s.barriersMu.Unlock()
-
-	t := time.NewTimer(capMs(req.GetTimeoutMs()))
-	defer t.Stop()
-	var endErr error
-	select {
-	case <-release:
-		return &pb.RendezvousResponse{Arrival: arrival, ConnectionId: conn}, nil
-	case <-t.C:
-		endErr = status.Errorf(codes.Aborted, "rendezvous %q: %d parties not reached within %d ms",
-			req.GetGroup(), parties, req.GetTimeoutMs())
-	case <-ctx.Done():
-		endErr = status.FromContextError(ctx.Err()).Err()
-	}
-	s.barriersMu.Lock()
-	if b.generation != gen {
-		// Released while we were giving up: we were counted in, so we pass.
-		s.barriersMu.Unlock()
-		return &pb.RendezvousResponse{Arrival: arrival, ConnectionId: conn}, nil
-	}
-	b.arrived--
-	s.barriersMu.Unlock()
-	return nil, endErr
-}
-
-// blockThread blocks the calling goroutine's OS thread for d.
-//
-// time.Sleep would NOT do: in Go a sleeping goroutine is parked by the
-// runtime scheduler and its OS thread (M) goes on running other goroutines,
-// so "sleep in the handler" never occupies a thread. To really take an OS
-// thread away, the goroutine is wired to its thread (runtime.LockOSThread)
-// and the thread is put to sleep in the kernel with a raw nanosleep(2)
-// syscall. The Go runtime sees a goroutine stuck in a syscall and hands its P
-// to another thread (sysmon), which is exactly how grpc-go copes with a
-// handler that blocks in cgo or a syscall: other RPCs keep being served.
-func blockThread(d time.Duration) {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	deadline := time.Now().Add(d)
-	for {
-		left := time.Until(deadline)
-		if left <= 0 {
-			return
-		}
-		ts := syscall.NsecToTimespec(int64(left))
-		// EINTR (e.g. the runtime's preemption signal) just loops with the
-		// time left.
-		_ = syscall.Nanosleep(&ts, nil)
-	}
-}
-
-// spin busy-loops the CPU for d (Go 1.14+ may still preempt the goroutine
-// asynchronously: that is the runtime's real behaviour).
-func spin(d time.Duration) {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-	}
+	return &pb.RendezvousResponse{Arrival: arrival, ConnectionId: conn}, nil
 }
 
 func (s *probeServer) Hold(ctx context.Context, req *pb.HoldRequest) (*pb.HoldResponse, error) {
@@ -515,12 +307,12 @@ func (s *probeServer) Hold(ctx context.Context, req *pb.HoldRequest) (*pb.HoldRe
 		return nil, status.Errorf(codes.InvalidArgument, "unknown hold mode %d", req.GetMode())
 	}
 	// (Unsafe holds are always enabled in this adapter, as the suite expects.)
-	leave, now := s.enterGauge(req.GetScope())
+	leave, now := s.state.EnterGauge(req.GetScope())
 	defer leave()
 	conn := connID(ctx)
-	settle := s.begin(req.GetTag(), conn, deadlineMs(ctx))
+	settle := s.state.Begin(req.GetTag(), conn, probestate.DeadlineMs(ctx))
 	resp := &pb.HoldResponse{ConnectionId: conn, InFlightAtEntry: now}
-	d := capMs(req.GetDurationMs())
+	d := probestate.CapMs(req.GetDurationMs())
 
 	switch req.GetMode() {
 	case pb.HoldMode_HOLD_MODE_UNSPECIFIED:
@@ -530,9 +322,9 @@ func (s *probeServer) Hold(ctx context.Context, req *pb.HoldRequest) (*pb.HoldRe
 			return nil, err
 		}
 	case pb.HoldMode_BLOCK_THREAD:
-		blockThread(d)
+		probestate.BlockThread(d)
 	case pb.HoldMode_SPIN:
-		spin(d)
+		probestate.Spin(d)
 	case pb.HoldMode_PANIC:
 		// A real panic in the handler goroutine. grpc-go has no panic
 		// recovery around handlers (server.go calls the handler directly), so this takes the whole process down:
@@ -549,49 +341,19 @@ func (s *probeServer) Hold(ctx context.Context, req *pb.HoldRequest) (*pb.HoldRe
 }
 
 func (s *probeServer) Observe(ctx context.Context, req *pb.ObserveRequest) (*pb.ObserveResponse, error) {
-	t := time.NewTimer(capMs(req.GetWaitMs()))
-	defer t.Stop()
-	for {
-		s.outcomesMu.Lock()
-		o := s.outcomes[req.GetTag()]
-		changed := s.changed
-		var resp *pb.ObserveResponse
-		if o != nil {
-			resp = &pb.ObserveResponse{State: o.state, ConnectionId: o.conn, DeadlineMs: o.deadlineMs}
-			if o.state != pb.HandlerState_RUNNING {
-				resp.ElapsedMs = uint32(o.ended.Sub(o.entered) / time.Millisecond)
-			}
-		}
-		s.outcomesMu.Unlock()
-		if resp != nil && resp.State != pb.HandlerState_RUNNING {
-			return resp, nil
-		}
-		select {
-		case <-changed:
-			continue
-		case <-t.C:
-		case <-ctx.Done():
-			return nil, status.FromContextError(ctx.Err()).Err()
-		}
-		if resp == nil {
-			return &pb.ObserveResponse{State: pb.HandlerState_UNKNOWN}, nil
-		}
-		return resp, nil
+	o, found, err := s.state.Observe(ctx, req.GetTag(), probestate.CapMs(req.GetWaitMs()))
+	if err != nil {
+		return nil, status.FromContextError(err).Err()
 	}
+	if !found {
+		return &pb.ObserveResponse{State: pb.HandlerState_UNKNOWN}, nil
+	}
+	return &pb.ObserveResponse{State: o.State, ConnectionId: o.Conn, DeadlineMs: o.DeadlineMs, ElapsedMs: o.ElapsedMs}, nil
 }
 
 func (s *probeServer) Gauge(ctx context.Context, req *pb.GaugeRequest) (*pb.GaugeResponse, error) {
-	s.gaugesMu.Lock()
-	defer s.gaugesMu.Unlock()
-	g := s.gauges[req.GetScope()]
-	if g == nil {
-		return &pb.GaugeResponse{}, nil
-	}
-	resp := &pb.GaugeResponse{InFlight: g.inFlight, MaxInFlight: g.maxInFlight}
-	if req.GetResetMax() {
-		g.maxInFlight = g.inFlight
-	}
-	return resp, nil
+	inFlight, maxInFlight := s.state.Gauge(req.GetScope(), req.GetResetMax())
+	return &pb.GaugeResponse{InFlight: inFlight, MaxInFlight: maxInFlight}, nil
 }
 
 func (s *probeServer) Pipe(stream pb.ProbeService_PipeServer) error {
@@ -604,11 +366,11 @@ func (s *probeServer) Pipe(stream pb.ProbeService_PipeServer) error {
 	if err != nil {
 		return err
 	}
-	leave, _ := s.enterGauge(first.GetScope())
+	leave, _ := s.state.EnterGauge(first.GetScope())
 	defer leave()
 	settle := func(pb.HandlerState) {}
 	if first.GetTag() != "" {
-		settle = s.begin(first.GetTag(), conn, deadlineMs(ctx))
+		settle = s.state.Begin(first.GetTag(), conn, probestate.DeadlineMs(ctx))
 	}
 	var received uint64
 	req := first

@@ -1,0 +1,3 @@
+module conformance-targets/probestate
+
+go 1.24
