@@ -33,8 +33,8 @@ pub enum ReportCommand {
         title: String,
     },
     /// Write the published copies of full JSON reports (as the matrix
-    /// writes to reports/): <out>/<target>/report.{json,md,html}, with a
-    /// few timeline spans per scenario.
+    /// writes to reports/): <out>/<target>/report.{json,md,html}, without
+    /// timeline spans.
     Publish {
         /// Full JSON reports written by `run` or `matrix --full-out`.
         #[arg(required = true)]
@@ -43,6 +43,21 @@ pub enum ReportCommand {
         #[arg(long, value_name = "DIR", default_value = "reports")]
         out: PathBuf,
     },
+}
+
+/// A target's name as one folder name: path separators and leading dots
+/// (a report is a file someone else may have written) become `_`.
+fn folder_name(target: &str) -> String {
+    let name: String = target
+        .chars()
+        .map(|c| if c == '/' || c == '\\' { '_' } else { c })
+        .collect();
+    let name = name.trim_start_matches('.');
+    if name.is_empty() {
+        "target".to_owned()
+    } else {
+        name.to_owned()
+    }
 }
 
 fn read_all(paths: &[PathBuf]) -> Result<Vec<crate::report::Report>, String> {
@@ -90,7 +105,7 @@ pub fn report(args: ReportArgs) -> u8 {
                 }
             };
             for report in &loaded {
-                let files = ReportFiles::new(out.join(&report.target.name));
+                let files = ReportFiles::new(out.join(folder_name(&report.target.name)));
                 if let Err(err) = files.write_published(report) {
                     super::error(format!("cannot write {}: {err}", files.dir.display()));
                     return exit::USAGE;
@@ -99,5 +114,19 @@ pub fn report(args: ReportArgs) -> u8 {
             }
             exit::OK
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::folder_name;
+
+    #[test]
+    fn a_target_name_stays_one_folder() {
+        assert_eq!(folder_name("grpc-go"), "grpc-go");
+        assert_eq!(folder_name("../../etc"), "_.._etc");
+        assert_eq!(folder_name("a/b"), "a_b");
+        assert_eq!(folder_name(""), "target");
+        assert_eq!(folder_name(".."), "target");
     }
 }
