@@ -86,8 +86,16 @@ fn matrix_markdown_and_html() {
 
 #[test]
 fn explain_output() {
+    // From the repository root, as a user runs it: the scenario file's
+    // path is then relative, the same on every checkout.
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     for id in ["channel.parallel-rendezvous-8", "handler.stalled-reader"] {
-        let output = run(&["explain", id]);
+        let output = std::process::Command::new(crate::support::BIN)
+            .args(["explain", id])
+            .current_dir(&root)
+            .env("CI", "1")
+            .output()
+            .expect("the CLI runs");
         assert!(output.status.success(), "explain {id} failed");
         let text = String::from_utf8_lossy(&output.stdout).into_owned();
         insta::assert_snapshot!(format!("explain_{}", id.replace('.', "_")), text);
