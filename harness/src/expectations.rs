@@ -84,16 +84,8 @@ impl Expectations {
                 path.display()
             )
         })?;
-        let file: File = toml::from_str(&text).map_err(|err| {
-            let (line, column) = err
-                .span()
-                .map_or((1, 1), |span| crate::scenario::position(&text, span.start));
-            format!(
-                "{}:{line}:{column}: {}",
-                path.display(),
-                err.message().trim()
-            )
-        })?;
+        let file: File = toml::from_str(&text)
+            .map_err(|err| crate::scenario::toml_error(path, &text, &err).to_string())?;
         let rules = |entries: Vec<Entry>| -> Result<Vec<Rule>, String> {
             entries
                 .into_iter()

@@ -227,7 +227,8 @@ fn located(
     }
 }
 
-fn toml_error(path: &Path, text: &str, err: &toml::de::Error) -> LoadError {
+/// A TOML error in `path` as `path:line:column: message`.
+pub(crate) fn toml_error(path: &Path, text: &str, err: &toml::de::Error) -> LoadError {
     located(path, text, err.span(), err.message().trim().to_owned())
 }
 

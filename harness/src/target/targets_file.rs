@@ -50,16 +50,8 @@ impl TargetsFile {
     pub fn load(path: &Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|err| format!("{}: cannot read: {err}", path.display()))?;
-        let file: TargetsFile = toml::from_str(&text).map_err(|err| {
-            let (line, column) = err
-                .span()
-                .map_or((1, 1), |span| crate::scenario::position(&text, span.start));
-            format!(
-                "{}:{line}:{column}: {}",
-                path.display(),
-                err.message().trim()
-            )
-        })?;
+        let file: TargetsFile = toml::from_str(&text)
+            .map_err(|err| crate::scenario::toml_error(path, &text, &err).to_string())?;
         let mut seen = std::collections::BTreeSet::new();
         for entry in &file.target {
             if !seen.insert(entry.name.as_str()) {
