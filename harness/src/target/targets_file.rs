@@ -170,12 +170,11 @@ fn shell(command: &str, limit: Duration) -> Result<String, String> {
 mod tests {
     use super::*;
 
+    /// Loads `text` from a file of its own (tests run in parallel).
     fn parse(text: &str) -> Result<TargetsFile, String> {
-        let dir = std::env::temp_dir().join(format!("targets-file-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).map_err(|err| err.to_string())?;
-        let path = dir.join(format!("{:x}.toml", text.len()));
-        std::fs::write(&path, text).map_err(|err| err.to_string())?;
-        TargetsFile::load(&path)
+        let file = tempfile::NamedTempFile::new().map_err(|err| err.to_string())?;
+        std::fs::write(file.path(), text).map_err(|err| err.to_string())?;
+        TargetsFile::load(file.path())
     }
 
     const ONE: &str = "[[target]]\nname = \"a\"\ndescription = \"d\"\ninstall = \"true\"\nstart = \"s {port}\"\nversion = \"echo 1\"\nservices = [\"test\"]\n";
