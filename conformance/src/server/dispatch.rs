@@ -26,9 +26,11 @@ use tower::{Service, ServiceExt};
 use super::Shared;
 use super::connection::ConnectionInfo;
 use super::defects::Defect;
+use super::health_service::HealthService;
 use super::probe_service::Probe;
 use super::test_service::Interop;
 use crate::proto::grpc_testing::test_service_server::TestServiceServer;
+use crate::proto::health::health_server::HealthServer;
 use crate::proto::probe::probe_service_server::ProbeServiceServer;
 
 pub(crate) use crate::proto::{ECHO_INITIAL, ECHO_TRAILING};
@@ -38,16 +40,21 @@ pub(crate) use crate::proto::{ECHO_INITIAL, ECHO_TRAILING};
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct CallDeadline(pub Duration);
 
-/// The router serving both services, with the configured message limits.
+/// The router serving the services, with the configured message limits:
+/// Health alone for a health-only server, otherwise all three.
 pub(crate) fn routes(shared: &Arc<Shared>) -> Routes {
     let limit = shared.config.max_message_bytes;
+    let health = HealthServer::new(HealthService::new(Arc::clone(shared)));
+    if shared.config.health_only {
+        return Routes::new(health);
+    }
     let test = TestServiceServer::new(Interop::new(Arc::clone(shared)))
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
     let probe = ProbeServiceServer::new(Probe::new(Arc::clone(shared)))
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
-    Routes::new(test).add_service(probe)
+    Routes::new(test).add_service(probe).add_service(health)
 }
 
 /// The service hyper calls for every request of one connection.

@@ -1,4 +1,4 @@
-//! The tonic reference server: TestService and ProbeService served over
+//! The tonic reference server: TestService, ProbeService and Health served over
 //! HTTP/2 connections that this module accepts itself, so that every request
 //! knows its connection (ProbeService's connection identity) and the defect
 //! modes can act per connection.
@@ -7,6 +7,7 @@ mod config;
 mod connection;
 mod defects;
 mod dispatch;
+mod health_service;
 mod probe_service;
 mod test_service;
 
@@ -42,6 +43,8 @@ pub(crate) struct Shared {
     pub outcomes: crate::sync::shim::Arc<OutcomeRecorder>,
     /// The `shared-request-state` defect's one slot for "this request's" echo.
     pub leaked_echo: std::sync::Mutex<Option<http::HeaderValue>>,
+    /// The `health-one-at-a-time` defect's one permit for health handlers.
+    pub health_gate: Arc<tokio::sync::Semaphore>,
 }
 
 /// A server bound to its address, not yet serving.
@@ -68,6 +71,7 @@ impl BoundServer {
                 barriers: Barriers::new(),
                 outcomes: crate::sync::shim::Arc::new(OutcomeRecorder::new()),
                 leaked_echo: std::sync::Mutex::new(None),
+                health_gate: Arc::new(tokio::sync::Semaphore::new(1)),
             }),
         })
     }
