@@ -63,7 +63,8 @@ pub async fn run_scenario(
     restart_on_exit: bool,
 ) -> (Finding, Duration) {
     let started = Instant::now();
-    if let Some(missing) = scenario.needs.iter().find(|need| !target.has(**need)) {
+    let needs = scenario.requirements();
+    if let Some(missing) = needs.iter().find(|need| !target.has(**need)) {
         let finding = Finding::skip(format!(
             "the target lacks the capability {:?}: it needs that {} (found: {})",
             missing.as_str(),

@@ -146,6 +146,7 @@ const fn spec<D: Driver>() -> DriverSpec {
 // modules it sees declared.
 mod channel;
 mod handler;
+mod health;
 mod stream;
 
 macro_rules! registry {
@@ -187,6 +188,9 @@ registry! {
     handler::stalled_reader::StalledReader,
     handler::echo_metadata::EchoMetadata,
     handler::graceful_shutdown::GracefulShutdown,
+    // health (health mode: grpc.health.v1.Health only)
+    health::watch_held_open::WatchHeldOpen,
+    health::beyond_limit::BeyondLimit,
 }
 
 pub fn find(name: &str) -> Option<&'static DriverSpec> {
