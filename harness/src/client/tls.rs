@@ -141,6 +141,38 @@ impl Tls {
     pub fn server_name(&self) -> String {
         self.server_name.to_str().into_owned()
     }
+
+    /// For a target whose first call failed: a handshake of its own with
+    /// `authority` (host:port), then an HTTP/2 preface and one read, so
+    /// that a refusal the server sends only after the handshake (a TLS 1.3
+    /// server that wants a client certificate) is seen too. The failure in
+    /// words, or None if TLS itself went well.
+    pub async fn diagnose(&self, authority: &str) -> Option<String> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let name = self.server_name();
+        let attempt = async {
+            let tcp = tokio::net::TcpStream::connect(authority).await.ok()?;
+            let mut stream = match self.connect(tcp).await {
+                Ok(stream) => stream,
+                Err(err) => return explain(&err, &name),
+            };
+            if let Err(err) = stream
+                .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+                .await
+            {
+                return explain(&err, &name);
+            }
+            let mut first = [0u8; 64];
+            match stream.read(&mut first).await {
+                Err(err) => explain(&err, &name),
+                Ok(_) => None,
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(3), attempt)
+            .await
+            .ok()
+            .flatten()
+    }
 }
 
 fn read_certs(path: &Path, option: &str) -> Result<Vec<CertificateDer<'static>>, String> {
@@ -252,9 +284,13 @@ pub fn explain(err: &(dyn std::error::Error + 'static), server_name: &str) -> Op
     let mut tls = None;
     while let Some(err) = next {
         // An io::Error's source() skips the error it wraps (tokio-rustls
-        // wraps rustls's that way), so look inside it too.
-        let wrapped = err
+        // wraps rustls's that way), and h2 keeps the io::Error of a
+        // connection that failed after the handshake to itself: look
+        // inside both.
+        let io = err
             .downcast_ref::<std::io::Error>()
+            .or_else(|| err.downcast_ref::<h2::Error>().and_then(h2::Error::get_io));
+        let wrapped = io
             .and_then(std::io::Error::get_ref)
             .and_then(|inner| inner.downcast_ref::<rustls::Error>());
         if let Some(found) = err.downcast_ref::<rustls::Error>().or(wrapped) {
@@ -282,7 +318,7 @@ pub fn explain(err: &(dyn std::error::Error + 'static), server_name: &str) -> Op
                 "the server's certificate is outside its validity period ({text}): reissue it, e.g. {MAKE_CERT}"
             ),
             _ if text.contains("CaUsedAsEndEntity") => format!(
-                "the server presents a CA certificate (basicConstraints CA:TRUE, as `openssl req -x509` makes by default) as its own, which TLS clients refuse. Pass that very certificate with --ca-cert (the harness then trusts it as given), or make a server certificate with CA:FALSE: {MAKE_CERT}"
+                "the server presents a CA certificate (basicConstraints CA:TRUE, as `openssl req -x509` makes by default) as its own, which TLS clients refuse. Pass that very certificate with --ca-cert (the harness then trusts it as given), or make a server certificate with CA:FALSE: {MAKE_CERT}. For a test server, --insecure-skip-verify skips verification"
             ),
             _ => format!(
                 "the server's certificate was refused: {text}. Check it with `openssl x509 -noout -text -in cert.pem`"

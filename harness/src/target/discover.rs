@@ -12,7 +12,7 @@ use tokio_stream::StreamExt;
 use conformance::proto::health::HealthCheckRequest;
 
 use super::sniff::Sniffed;
-use crate::client::{ChannelOptions, Dial, Tls, tls};
+use crate::client::{ChannelOptions, Dial, tls};
 use crate::drivers::{brief, health_client, output_request, probe_client, test_client};
 use crate::scenario::Capability;
 
@@ -151,9 +151,13 @@ async fn classify(dial: &Dial, status: &tonic::Status) -> Failure {
                 "it speaks plaintext HTTP/2, not TLS: dial it with http://".to_owned(),
             );
         }
-        let server_name = dial.tls.as_ref().map(Tls::server_name).unwrap_or_default();
-        if let Some(explained) = tls::explain(status, &server_name) {
-            return Failure::Tls(explained);
+        if let Some(tls) = &dial.tls {
+            if let Some(explained) = tls.diagnose(authority).await {
+                return Failure::Tls(explained);
+            }
+            if let Some(explained) = tls::explain(status, &tls.server_name()) {
+                return Failure::Tls(explained);
+            }
         }
         return Failure::NotGrpc(failed);
     }

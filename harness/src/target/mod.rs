@@ -418,3 +418,45 @@ fn tls_client(uri: &str, options: &TlsOptions) -> Result<Option<Tls>, TargetErro
         .map(Some)
         .map_err(|err| TargetError::Config(format!("TLS for {uri}: {err}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every discovery failure, for a target of each kind.
+    fn messages(spec: &TargetSpec) -> Vec<String> {
+        let failures = [
+            discover::Failure::Unreachable("refused".into()),
+            discover::Failure::NotHttp2("HTTP/1.1".into()),
+            discover::Failure::NotGrpc("404".into()),
+            discover::Failure::TlsMismatch("TLS records".into()),
+            discover::Failure::Tls("unknown issuer".into()),
+            discover::Failure::NoServices,
+        ];
+        failures
+            .into_iter()
+            .map(|failure| TargetError::from_discovery(spec, failure).to_string())
+            .collect()
+    }
+
+    #[test]
+    fn a_server_command_is_never_told_to_use_server_cmd() {
+        let command = TargetSpec::Command {
+            command: "./server --port {port}".into(),
+            startup_timeout: Duration::from_secs(1),
+            graceful_stop: None,
+        };
+        for message in messages(&command) {
+            assert!(!message.contains("use --server-cmd"), "{message}");
+        }
+        let address = TargetSpec::Address {
+            uri: "http://127.0.0.1:1".into(),
+            tls: TlsOptions::default(),
+        };
+        let texts = messages(&address);
+        // Six mistakes, six different messages.
+        let distinct: BTreeSet<&String> = texts.iter().collect();
+        assert_eq!(distinct.len(), texts.len(), "{texts:#?}");
+        assert!(texts[0].contains("running and listening"), "{}", texts[0]);
+    }
+}
