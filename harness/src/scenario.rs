@@ -90,6 +90,10 @@ pub enum Capability {
     TestService,
 }
 
+/// Where each implementation ships grpc.health.v1.Health, for the message
+/// to a server that has neither TestService nor Health.
+pub const HEALTH_IMPLEMENTATIONS: &str = "grpc-go: google.golang.org/grpc/health; grpcio: grpcio-health-checking; grpc-java: io.grpc:grpc-services HealthStatusManager; tonic: tonic-health; examples in targets/grpc-go-health and targets/grpcio-health";
+
 impl Capability {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -116,7 +120,7 @@ impl Capability {
                 "the harness starts the server (--server-cmd) and its graceful stop is declared: --graceful-stop SIGTERM (targets.toml: graceful_stop = \"SIGTERM\") if it refuses new RPCs, lets in-flight ones finish and exits 0 on that signal"
             }
             Capability::Health => {
-                "the server implements grpc.health.v1.Health (grpc-go: google.golang.org/grpc/health; grpcio: grpcio-health-checking; grpc-java: io.grpc:grpc-services HealthStatusManager; tonic: tonic-health)"
+                "the server implements grpc.health.v1.Health (grpc-go: google.golang.org/grpc/health; grpcio: grpcio-health-checking; grpc-java: io.grpc:grpc-services HealthStatusManager; tonic: tonic-health; examples in targets/grpc-go-health and targets/grpcio-health)"
             }
             Capability::TestService => {
                 "the server implements grpc.testing.TestService (proto/grpc/testing/test.proto); without it the run is in health mode, where only the scenarios that need just grpc.health.v1.Health run"

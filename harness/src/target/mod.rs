@@ -141,7 +141,7 @@ pub enum TargetError {
     #[error("the TLS handshake with {target} failed: {reason}")]
     Tls { target: String, reason: String },
     #[error(
-        "the target {target} answers gRPC, but implements neither grpc.testing.TestService (which the full suite needs) nor grpc.health.v1.Health (which the health mode needs). To run the health scenarios, register the standard health service ({health}); for the full suite, serve TestService (proto/grpc/testing/test.proto; targets/ has a server for each implementation, README.md: \"Testing your server\")."
+        "the target {target} answers gRPC, but implements neither grpc.testing.TestService (which the full suite needs) nor grpc.health.v1.Health (which the health mode needs). To run the health scenarios, register the standard health service ({health}); for the full suite, serve TestService (proto/grpc/testing/test.proto; targets/ has a server for each implementation, README.md: \"Testing your own server\")."
     )]
     NoServices {
         target: String,
@@ -182,7 +182,7 @@ impl TargetError {
             discover::Failure::Tls(reason) => TargetError::Tls { target, reason },
             discover::Failure::NoServices => TargetError::NoServices {
                 target,
-                health: Capability::Health.how_to_get(),
+                health: crate::scenario::HEALTH_IMPLEMENTATIONS,
             },
         }
     }
