@@ -20,6 +20,13 @@ pub mod health {
     tonic::include_proto!("grpc.health.v1");
 }
 
+/// `grpc.reflection.v1`: server reflection, only as far as listing a
+/// server's services (the harness reports what a target serves).
+pub mod reflection {
+    #![allow(clippy::all, missing_docs)]
+    tonic::include_proto!("grpc.reflection.v1");
+}
+
 /// The path of Health.Check, for calls made without a generated client.
 pub const HEALTH_CHECK_PATH: &str = "/grpc.health.v1.Health/Check";
 

@@ -298,6 +298,9 @@ pub(crate) async fn open_target(args: &TargetArgs) -> Result<Arc<TargetSession>,
             .map(|n| format!("; advertises {n} concurrent streams"))
             .unwrap_or_default()
     );
+    if let Some(services) = &target.services {
+        eprintln!("services (server reflection): {}", services.join(", "));
+    }
     if !target.has(crate::scenario::Capability::TestService) {
         eprintln!(
             "mode: health (the target implements grpc.health.v1.Health but not grpc.testing.TestService): only the scenarios that need just the health service run; every other one is reported as `skip` with the reason"

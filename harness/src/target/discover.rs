@@ -24,6 +24,8 @@ pub struct Discovery {
     pub advertised_max_streams: Option<u32>,
     /// Connected, but no answer within the discovery limit.
     pub unresponsive: bool,
+    /// The services server reflection lists (None: no reflection).
+    pub services: Option<Vec<String>>,
 }
 
 const CALL_LIMIT: Duration = Duration::from_secs(5);
@@ -42,8 +44,9 @@ pub enum Failure {
     TlsMismatch(String),
     /// The TLS handshake failed (certificate, name, client certificate).
     Tls(String),
-    /// A gRPC server with neither TestService nor Health.
-    NoServices,
+    /// A gRPC server with neither TestService nor Health; the services
+    /// server reflection lists, if it answers.
+    NoServices(Option<Vec<String>>),
 }
 
 /// Probes the target. Fails (with a reason) if it cannot be connected to or
@@ -73,12 +76,15 @@ pub async fn discover(dial: &Dial) -> Result<Discovery, Failure> {
         Ok(Err(status)) if status.code() == tonic::Code::Unimplemented => false,
         Ok(Err(status)) => return Err(classify(dial, &status).await),
     };
-    let mut found = Discovery::default();
+    let mut found = Discovery {
+        services: reflected_services(&channel).await,
+        ..Discovery::default()
+    };
     if has_health(&channel).await {
         found.capabilities.insert(Capability::Health);
     }
     if !test_service && !found.capabilities.contains(&Capability::Health) {
-        return Err(Failure::NoServices);
+        return Err(Failure::NoServices(found.services));
     }
     if dial.tls.is_none() {
         found.advertised_max_streams = advertised_max_streams(&dial.uri).await;
@@ -123,6 +129,40 @@ async fn has_health(channel: &crate::client::ClientChannel) -> bool {
         Ok(Err(status)) => status.code() == tonic::Code::NotFound,
         Err(_) => false,
     }
+}
+
+/// The services server reflection (grpc.reflection.v1) lists, if the
+/// target answers it within a moment.
+async fn reflected_services(channel: &crate::client::ClientChannel) -> Option<Vec<String>> {
+    use conformance::proto::reflection::ServerReflectionRequest;
+    use conformance::proto::reflection::server_reflection_client::ServerReflectionClient;
+    use conformance::proto::reflection::server_reflection_request::MessageRequest;
+    use conformance::proto::reflection::server_reflection_response::MessageResponse;
+    let mut client = ServerReflectionClient::new(channel.handle());
+    let ask = async {
+        let request = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut answers = client
+            .server_reflection_info(tokio_stream::iter([request]))
+            .await
+            .ok()?
+            .into_inner();
+        match answers.message().await.ok()??.message_response? {
+            MessageResponse::ListServicesResponse(list) => Some(
+                list.service
+                    .into_iter()
+                    .map(|service| service.name)
+                    .collect(),
+            ),
+            MessageResponse::ErrorResponse(_) => None,
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(2), ask)
+        .await
+        .ok()
+        .flatten()
 }
 
 /// For a target whose first call failed: which mistake it is, from what

@@ -141,10 +141,12 @@ pub enum TargetError {
     #[error("the TLS handshake with {target} failed: {reason}")]
     Tls { target: String, reason: String },
     #[error(
-        "the target {target} answers gRPC, but implements neither grpc.testing.TestService (which the full suite needs) nor grpc.health.v1.Health (which the health mode needs). To run the health scenarios, register the standard health service ({health}); for the full suite, serve TestService (proto/grpc/testing/test.proto; targets/ has a server for each implementation, README.md: \"Testing your own server\")."
+        "the target {target} answers gRPC, but implements neither grpc.testing.TestService (which the full suite needs) nor grpc.health.v1.Health (which the health mode needs){serves}. To run the health scenarios, register the standard health service ({health}); for the full suite, serve TestService (proto/grpc/testing/test.proto; targets/ has a server for each implementation, README.md: \"Testing your own server\")."
     )]
     NoServices {
         target: String,
+        /// What server reflection listed, as a clause (or nothing).
+        serves: String,
         health: &'static str,
     },
     #[error("the server command did not start: {0}")]
@@ -180,8 +182,14 @@ impl TargetError {
                 },
             },
             discover::Failure::Tls(reason) => TargetError::Tls { target, reason },
-            discover::Failure::NoServices => TargetError::NoServices {
+            discover::Failure::NoServices(services) => TargetError::NoServices {
                 target,
+                serves: match services {
+                    Some(services) if !services.is_empty() => {
+                        format!("; it serves (server reflection): {}", services.join(", "))
+                    }
+                    _ => String::new(),
+                },
                 health: crate::scenario::HEALTH_IMPLEMENTATIONS,
             },
         }
@@ -197,6 +205,8 @@ pub struct TargetSession {
     /// SETTINGS_MAX_CONCURRENT_STREAMS the server advertised (None: no
     /// limit, or not readable, as over TLS).
     pub advertised_max_streams: Option<u32>,
+    /// The services server reflection listed (None: no reflection).
+    pub services: Option<Vec<String>>,
     /// Stream handlers the server runs at once, measured with TestService
     /// (None: not measured, or not even one stream was answered).
     pub handler_capacity: Option<HandlerCapacity>,
@@ -278,6 +288,7 @@ impl TargetSession {
             capabilities,
             info: discovery.info,
             advertised_max_streams: discovery.advertised_max_streams,
+            services: discovery.services,
             handler_capacity,
             embedded: Mutex::new(embedded),
             process,
@@ -431,7 +442,7 @@ mod tests {
             discover::Failure::NotGrpc("404".into()),
             discover::Failure::TlsMismatch("TLS records".into()),
             discover::Failure::Tls("unknown issuer".into()),
-            discover::Failure::NoServices,
+            discover::Failure::NoServices(None),
         ];
         failures
             .into_iter()
@@ -458,5 +469,21 @@ mod tests {
         let distinct: BTreeSet<&String> = texts.iter().collect();
         assert_eq!(distinct.len(), texts.len(), "{texts:#?}");
         assert!(texts[0].contains("running and listening"), "{}", texts[0]);
+    }
+
+    #[test]
+    fn the_services_reflection_lists_are_named_to_a_server_without_ours() {
+        let address = TargetSpec::Address {
+            uri: "http://127.0.0.1:1".into(),
+            tls: TlsOptions::default(),
+        };
+        let services = Some(vec!["shop.v1.Cart".to_owned()]);
+        let text = TargetError::from_discovery(&address, discover::Failure::NoServices(services))
+            .to_string();
+        assert!(
+            text.contains("it serves (server reflection): shop.v1.Cart"),
+            "{text}"
+        );
+        assert!(text.contains("grpcio-health-checking"), "{text}");
     }
 }
