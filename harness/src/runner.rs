@@ -82,7 +82,8 @@ pub async fn run_scenario(
     if let Some(reason) = subject_mismatch(scenario, target) {
         return (Finding::skip(reason), started.elapsed());
     }
-    if let Some(missing) = scenario.needs.iter().find(|need| !target.has(**need)) {
+    let needs = scenario.requirements();
+    if let Some(missing) = needs.iter().find(|need| !target.has(**need)) {
         let finding = Finding::skip(format!(
             "the target lacks the capability {:?}: it needs that {} (found: {})",
             missing.as_str(),

@@ -171,6 +171,7 @@ const fn spec<D: Driver>() -> DriverSpec {
 mod channel;
 mod client;
 mod handler;
+mod health;
 mod stream;
 
 macro_rules! registry {
@@ -212,6 +213,9 @@ registry! {
     handler::stalled_reader::StalledReader,
     handler::echo_metadata::EchoMetadata,
     handler::graceful_shutdown::GracefulShutdown,
+    // health (health mode: grpc.health.v1.Health only)
+    health::watch_held_open::WatchHeldOpen,
+    health::beyond_limit::BeyondLimit,
     // client mode
     client::gather::Gather,
     client::stubs::Stubs,

@@ -4,6 +4,7 @@
 mod cli;
 mod contract;
 mod explore;
+mod health;
 mod interrupt;
 mod not_grpc;
 mod outputs;
@@ -11,3 +12,4 @@ mod refused_streams;
 mod scenario_files;
 mod server_cmd;
 mod support;
+mod tls;

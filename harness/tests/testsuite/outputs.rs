@@ -4,7 +4,7 @@
 //! defective one with expected, unexpected and stale results, reasons and
 //! evidence carrying markup), `explain`, and the expectations'
 //! classification. Review a change with `cargo insta review`, or accept it
-//! with `INSTA_UPDATE=always cargo test -p harness --test testsuite outputs`.
+//! with `INSTA_UPDATE=always cargo test -p grpc-conformance --test testsuite outputs`.
 
 use std::path::PathBuf;
 
