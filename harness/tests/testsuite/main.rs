@@ -2,6 +2,7 @@
 //! step on a 2-core machine), one module per feature.
 
 mod cli;
+mod client_mode;
 mod contract;
 mod explore;
 mod health;
