@@ -57,8 +57,8 @@ pub fn matrix(args: MatrixArgs) -> u8 {
             return exit::USAGE;
         }
     };
-    let entries = match file.select(&args.only, &args.targets) {
-        Ok(entries) => entries,
+    let (entries, _clients) = match file.select(&args.only, &args.targets) {
+        Ok(selected) => selected,
         Err(err) => {
             super::error(err);
             return exit::USAGE;

@@ -59,6 +59,10 @@ pub struct TargetSummary {
     pub handler_capacity: Option<crate::target::HandlerCapacity>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expectations: Option<String>,
+    /// What the run tested: a server (the default, left out of the JSON) or
+    /// a client library through its adapter (`--client-cmd`).
+    #[serde(default, skip_serializing_if = "crate::drivers::Subject::is_server")]
+    pub role: crate::drivers::Subject,
 }
 
 /// How a run of a scenario is told apart from its others wherever runs are

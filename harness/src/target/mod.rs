@@ -22,7 +22,7 @@ use conformance::server::{RunningServer, ServerConfig};
 pub use capacity::HandlerCapacity;
 pub use discover::Discovery;
 pub use process::{ProcessExit, ServerProcess, StopSignal};
-pub use targets_file::{TargetEntry, TargetsFile};
+pub use targets_file::{ClientEntry, TargetEntry, TargetsFile};
 
 use crate::client::{Dial, Tls, TlsOptions};
 use crate::defects::ClientDefect;
