@@ -10,4 +10,5 @@ mod outputs;
 mod refused_streams;
 mod scenario_files;
 mod server_cmd;
+mod site;
 mod support;
