@@ -70,7 +70,7 @@ pub fn render(matrix: &Matrix) -> Markup {
             @for name in matrix.areas() {
                 @let name = name.as_str();
                 tbody data-area=(name) {
-                    tr.group { th colspan=(columns) { (name) ": " span.small { (guarantee(name)) } } }
+                    tr.group { th colspan=(columns) { span { (name) ": " span.small { (guarantee(name)) } } } }
                     @for (row, scenario) in matrix.scenarios.iter().enumerate().filter(|(_, s)| s.area == name) {
                         tr data-id=(scenario.id) data-area=(name) {
                             th scope="row" title=(scenario.title) { code { (scenario.id) } }
