@@ -80,3 +80,30 @@ pub fn publish(publication: &Publication) -> Result<Vec<PathBuf>, String> {
     written.push(path);
     Ok(written)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Publication, previous};
+    use crate::report::site;
+
+    #[test]
+    fn a_new_publication_keeps_the_matrix_it_replaces_as_the_previous_one() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let old = site::build(&[], "old");
+        let text = serde_json::to_vec(&old).expect("json");
+        std::fs::write(dir.path().join("matrix.json"), text).expect("write");
+        let mut publication = Publication {
+            out: dir.path(),
+            reports: &[],
+            title: "new",
+            previous: None,
+            rotate: false,
+            not_run: &[],
+        };
+        assert_eq!(previous(&publication), Ok(None), "merge does not rotate");
+        publication.rotate = true;
+        assert_eq!(previous(&publication), Ok(Some(old)));
+        assert!(!dir.path().join("matrix.json").exists());
+        assert!(dir.path().join(site::PREVIOUS).is_file());
+    }
+}

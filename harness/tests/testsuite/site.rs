@@ -1,10 +1,13 @@
-//! Hostile text from a target (its name, versions, reasons, evidence, the
-//! commands in its report) comes out escaped in every page the suite
-//! writes: the site, the per-target report and the badge.
+//! The published site: hostile text from a target (its name, versions,
+//! reasons, evidence, the commands in its report) comes out escaped in
+//! every page the suite writes (the site, the per-target report, the
+//! badge), and `report merge` writes the whole site with what changed.
 
 use std::path::PathBuf;
 
 use harness::report::{self, Report, html, site};
+
+use crate::support::{run, stderr};
 
 const HOSTILE: &str = "<script>alert(1)</script>";
 
@@ -78,4 +81,73 @@ fn hostile_text_is_escaped_in_every_page() {
     let report = std::fs::read_to_string(dir.path().join(folder).join("report.html"))
         .expect("the target's report is written");
     assert_inert(&report, "the written report.html");
+}
+
+fn fixture_path(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("tests/testsuite/fixtures/reports/{name}.json"))
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// `report merge` writes the whole site from reports, and marks what
+/// changed since the `--previous` matrix (or `<out>/matrix.previous.json`).
+#[test]
+fn report_merge_writes_the_site_and_what_changed() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let out = dir.path().join("site");
+    let out_arg = out.to_str().expect("utf-8 path");
+    let (faithful, defective) = (fixture_path("faithful"), fixture_path("defective"));
+    let first = run(&["report", "merge", &faithful, &defective, "--out", out_arg]);
+    assert!(first.status.success(), "merge failed: {}", stderr(&first));
+    let matrix = site::model::read(&out.join("matrix.json")).expect("matrix.json reads back");
+    assert!(matrix.since.is_none(), "no previous matrix was there");
+    for target in &matrix.targets {
+        for file in ["report.html", "report.json"] {
+            assert!(
+                out.join(&target.folder).join(file).is_file(),
+                "{} {file}",
+                target.folder
+            );
+        }
+        assert!(out.join(format!("badges/{}.svg", target.folder)).is_file());
+    }
+    // The previous publication: the same, but every cell a pass.
+    let mut previous = matrix.clone();
+    for target in &mut previous.targets {
+        for cell in target.cells.values_mut() {
+            cell.verdict = harness::verdict::Verdict::Pass;
+        }
+    }
+    let kept = out.join(site::PREVIOUS);
+    std::fs::write(&kept, serde_json::to_vec(&previous).expect("json")).expect("write");
+    let second = run(&["report", "merge", &faithful, &defective, "--out", out_arg]);
+    assert!(second.status.success(), "merge failed: {}", stderr(&second));
+    let page = std::fs::read_to_string(out.join("index.html")).expect("index.html");
+    assert!(
+        page.contains("Changed since"),
+        "matrix.previous.json was not read"
+    );
+    let since = site::model::read(&out.join("matrix.json"))
+        .expect("matrix.json")
+        .since
+        .expect("changes are in matrix.json too");
+    assert!(
+        since
+            .changes
+            .iter()
+            .any(|change| change.after.starts_with("FAIL"))
+    );
+    std::fs::write(&kept, "{}").expect("write");
+    let broken = run(&["report", "merge", &faithful, "--out", out_arg]);
+    assert_eq!(
+        broken.status.code(),
+        Some(2),
+        "an unreadable previous matrix is a usage error"
+    );
+    assert!(
+        stderr(&broken).contains(site::PREVIOUS),
+        "the error names the file: {}",
+        stderr(&broken)
+    );
 }
