@@ -114,6 +114,8 @@ test('filtering by promise, scenario id and implementation hides the others', as
   const matching = matrix.scenarios.filter((s) => s.id.includes('rendezvous')).length;
   assert.ok(matching > 0 && matching < (await rows.count()));
   assert.equal(await page.locator('#matrix tr[data-id]:visible').count(), matching);
+  const areas = new Set(matrix.scenarios.filter((s) => s.id.includes('rendezvous')).map((s) => s.area));
+  assert.equal(await page.locator('#matrix tr.group:visible').count(), areas.size, 'promises with no row left hide their heading');
   await page.selectOption('select[name="impl"]', '1');
   const header = page.locator('#matrix thead th');
   assert.equal(await page.locator('#matrix thead th:visible').count(), 2, 'the scenario column and one implementation');

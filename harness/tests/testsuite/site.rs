@@ -151,3 +151,17 @@ fn report_merge_writes_the_site_and_what_changed() {
         stderr(&broken)
     );
 }
+
+/// Shards of one target's run, merged, each keep a folder (and so links)
+/// of their own.
+#[test]
+fn reports_of_one_name_get_folders_of_their_own() {
+    let shard = hostile_report();
+    let matrix = site::build(&[shard.clone(), shard.clone(), shard], "shards");
+    let folders: Vec<&str> = matrix.targets.iter().map(|t| t.folder.as_str()).collect();
+    let base = folders[0];
+    assert_eq!(
+        folders,
+        [base.to_owned(), format!("{base}-2"), format!("{base}-3")]
+    );
+}

@@ -23,15 +23,17 @@ input,select{font-size:1rem;padding:.2rem}
 @media (max-width:600px){body{margin:.5rem}#matrix th[scope=row] code{font-size:.7rem}.implementations .small{display:none}.promises th[scope=row]{min-width:14rem}}";
 
 /// Filters by promise (rows), implementation (columns and summary rows)
-/// and scenario id (rows), shown once the script runs.
+/// and scenario id (rows), shown once the script runs; a promise with no
+/// row left hides its heading too.
 pub const SCRIPT: &str = "(function(){
 var f=document.getElementById('filters');f.hidden=false;
 var area=f.elements.area,impl=f.elements.impl,q=f.elements.q,count=document.getElementById('shown');
 function apply(){
 var a=area.value,t=impl.value,s=q.value.trim().toLowerCase(),n=0;
-document.querySelectorAll('#matrix tbody').forEach(function(g){g.hidden=a!==''&&g.dataset.area!==a;});
-document.querySelectorAll('#matrix tr[data-id]').forEach(function(r){
-r.hidden=(a!==''&&r.dataset.area!==a)||(s!==''&&r.dataset.id.toLowerCase().indexOf(s)<0);if(!r.hidden)n++;});
+document.querySelectorAll('#matrix tbody').forEach(function(g){var k=0;
+g.querySelectorAll('tr[data-id]').forEach(function(r){
+r.hidden=(a!==''&&r.dataset.area!==a)||(s!==''&&r.dataset.id.toLowerCase().indexOf(s)<0);if(!r.hidden)k++;});
+g.hidden=k===0;n+=k;});
 document.querySelectorAll('[data-t]').forEach(function(c){c.hidden=t!==''&&c.dataset.t!==t;});
 document.querySelectorAll('#matrix tr').forEach(function(r){if(r.classList.contains('group'))return;
 for(var i=1;i<r.cells.length;i++)r.cells[i].hidden=t!==''&&String(i-1)!==t;});

@@ -91,9 +91,24 @@ pub fn build(reports: &[Report], title: &str) -> Matrix {
             .map(|report| report.started_at.clone())
             .max()
             .unwrap_or_default(),
-        targets: reports.iter().map(target).collect(),
+        targets: distinct_folders(reports.iter().map(target).collect()),
         scenarios,
         not_run: Vec::new(),
         since: None,
     }
+}
+
+/// Two reports of one target (shards of a run, say) each keep a folder of
+/// their own: the later ones get `-2`, `-3`, ...
+fn distinct_folders(mut targets: Vec<Target>) -> Vec<Target> {
+    let mut taken = std::collections::BTreeSet::new();
+    for target in &mut targets {
+        let base = target.folder.clone();
+        let mut n = 1;
+        while !taken.insert(target.folder.clone()) {
+            n += 1;
+            target.folder = format!("{base}-{n}");
+        }
+    }
+    targets
 }

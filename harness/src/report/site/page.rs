@@ -5,7 +5,14 @@
 use maud::{Markup, html};
 
 use super::model::Matrix;
-use super::{assets, cells, summary};
+use super::{assets, cells, links, summary};
+
+/// The link to a cell's entry in its target's report.
+fn entry(matrix: &Matrix, target: &str, id: &str) -> Option<String> {
+    let target = matrix.targets.iter().find(|t| t.name == target)?;
+    let cell = target.cells.get(id)?;
+    Some(links::entry(&target.folder, cell.anchor(id)))
+}
 
 fn changes(matrix: &Matrix) -> Markup {
     let Some(since) = &matrix.since else {
@@ -21,8 +28,12 @@ fn changes(matrix: &Matrix) -> Markup {
                 ul {
                     @for change in &since.changes {
                         li {
-                            b { (change.target) } " " code { (change.id) } ": "
-                            (change.before.as_deref().unwrap_or("not run")) " → " (change.after)
+                            b { (change.target) } " "
+                            @match entry(matrix, &change.target, &change.id) {
+                                Some(link) => a href=(link) { code { (change.id) } },
+                                None => code { (change.id) },
+                            }
+                            ": " (change.before.as_deref().unwrap_or("not run")) " → " (change.after)
                         }
                     }
                 }
