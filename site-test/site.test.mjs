@@ -102,7 +102,7 @@ test("a failed cell's link lands on its evidence", async () => {
   assert.ok(await entry.locator('code.repro').isVisible(), 'its reproduction command is visible');
 });
 
-test('filtering by promise, scenario id and implementation hides the others', async () => {
+test('filtering by promise, scenario id, failures and implementation hides the others', async () => {
   await open();
   const rows = page.locator('#matrix tr[data-id]');
   await page.selectOption('select[name="area"]', 'stream');
@@ -116,6 +116,13 @@ test('filtering by promise, scenario id and implementation hides the others', as
   assert.equal(await page.locator('#matrix tr[data-id]:visible').count(), matching);
   const areas = new Set(matrix.scenarios.filter((s) => s.id.includes('rendezvous')).map((s) => s.area));
   assert.equal(await page.locator('#matrix tr.group:visible').count(), areas.size, 'promises with no row left hide their heading');
+  await page.fill('input[name="q"]', '');
+  await page.check('input[name="broken"]');
+  const broken = matrix.scenarios.filter((s) => matrix.targets.some((t) => ['fail', 'error'].includes(t.cells[s.id]?.verdict))).length;
+  assert.ok(broken > 0);
+  assert.equal(await page.locator('#matrix tr[data-id]:visible').count(), broken, 'only scenarios some implementation failed');
+  await page.uncheck('input[name="broken"]');
+  await page.fill('input[name="q"]', 'rendezvous');
   await page.selectOption('select[name="impl"]', '1');
   const header = page.locator('#matrix thead th');
   assert.equal(await page.locator('#matrix thead th:visible').count(), 2, 'the scenario column and one implementation');

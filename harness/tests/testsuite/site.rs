@@ -177,3 +177,50 @@ fn reports_of_one_name_get_folders_of_their_own() {
         [base.to_owned(), format!("{base}-2"), format!("{base}-3")]
     );
 }
+
+/// The committed site: every target in reports/ is in its matrix.json and
+/// linked from its index.html, and reports/ stays under 1 MB in all.
+#[test]
+fn the_committed_site_shows_every_target_and_stays_small() {
+    let reports = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../reports");
+    let matrix = site::model::read(&reports.join("matrix.json")).expect("reports/matrix.json");
+    let index = std::fs::read_to_string(reports.join("index.html")).expect("reports/index.html");
+    let regenerate =
+        "regenerate: grpc-conformance report merge reports/*/report.json --out reports";
+    let mut total = 0;
+    for entry in std::fs::read_dir(&reports).expect("reports/") {
+        let path = entry.expect("an entry").path();
+        total += weight(&path);
+        if path.join("report.json").is_file() {
+            let folder = path
+                .file_name()
+                .expect("a name")
+                .to_string_lossy()
+                .into_owned();
+            assert!(
+                matrix.targets.iter().any(|target| target.folder == folder),
+                "reports/{folder} is not in matrix.json; {regenerate}"
+            );
+            let link = format!("href=\"{}\"", site::links::report(&folder));
+            assert!(
+                index.contains(&link),
+                "index.html does not link {folder}; {regenerate}"
+            );
+        }
+    }
+    assert!(
+        total < 1_000_000,
+        "reports/ weighs {total} bytes, over 1 MB"
+    );
+}
+
+fn weight(path: &std::path::Path) -> u64 {
+    if path.is_dir() {
+        std::fs::read_dir(path)
+            .expect("a folder")
+            .map(|entry| weight(&entry.expect("an entry").path()))
+            .sum()
+    } else {
+        std::fs::metadata(path).expect("a file").len()
+    }
+}

@@ -18,21 +18,21 @@ td a{color:inherit;font-weight:600}a:focus{outline:3px solid #2563eb}
 .tip{display:none;position:absolute;z-index:3;left:0;top:100%;width:18rem;white-space:normal;background:#111827;color:#fff;padding:.4rem;border-radius:4px;font-weight:400}
 td:hover .tip,td:focus-within .tip{display:block}
 .small{color:#4b5563;font-size:.8rem}code{background:#f3f4f6;padding:1px 3px;border-radius:3px}
-form{display:flex;flex-wrap:wrap;gap:.6rem;align-items:end;margin:.6rem 0}label{display:flex;flex-direction:column;font-size:.85rem}
+form{display:flex;flex-wrap:wrap;gap:.6rem;align-items:end;margin:.6rem 0}label{display:flex;flex-direction:column;font-size:.85rem}label.check{flex-direction:row;gap:.3rem;align-items:center}
 input,select{font-size:1rem;padding:.2rem}
 @media (max-width:600px){body{margin:.5rem}#matrix th[scope=row] code{font-size:.7rem}.implementations .small{display:none}.promises th[scope=row]{min-width:14rem}}";
 
-/// Filters by promise (rows), implementation (columns and summary rows)
-/// and scenario id (rows), shown once the script runs; a promise with no
+/// Filters by promise (rows), implementation (columns and summary rows),
+/// scenario id and "some implementation failed" (rows), shown once the script runs; a promise with no
 /// row left hides its heading too.
 pub const SCRIPT: &str = "(function(){
 var f=document.getElementById('filters');f.hidden=false;
-var area=f.elements.area,impl=f.elements.impl,q=f.elements.q,count=document.getElementById('shown');
+var area=f.elements.area,impl=f.elements.impl,q=f.elements.q,broken=f.elements.broken,count=document.getElementById('shown');
 function apply(){
-var a=area.value,t=impl.value,s=q.value.trim().toLowerCase(),n=0;
+var a=area.value,t=impl.value,s=q.value.trim().toLowerCase(),b=broken.checked,n=0;
 document.querySelectorAll('#matrix tbody').forEach(function(g){var k=0;
 g.querySelectorAll('tr[data-id]').forEach(function(r){
-r.hidden=(a!==''&&r.dataset.area!==a)||(s!==''&&r.dataset.id.toLowerCase().indexOf(s)<0);if(!r.hidden)k++;});
+r.hidden=(a!==''&&r.dataset.area!==a)||(s!==''&&r.dataset.id.toLowerCase().indexOf(s)<0)||(b&&!r.hasAttribute('data-broken'));if(!r.hidden)k++;});
 g.hidden=k===0;n+=k;});
 document.querySelectorAll('[data-t]').forEach(function(c){c.hidden=t!==''&&c.dataset.t!==t;});
 document.querySelectorAll('#matrix tr').forEach(function(r){if(r.classList.contains('group'))return;

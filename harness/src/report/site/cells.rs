@@ -72,7 +72,10 @@ pub fn render(matrix: &Matrix) -> Markup {
                 tbody data-area=(name) {
                     tr.group { th colspan=(columns) { span { (name) ": " span.small { (guarantee(name)) } } } }
                     @for (row, scenario) in matrix.scenarios.iter().enumerate().filter(|(_, s)| s.area == name) {
-                        tr data-id=(scenario.id) data-area=(name) {
+                        @let broken = matrix.targets.iter().any(|target| {
+                            target.cells.get(&scenario.id).is_some_and(|cell| !cell.kept())
+                        });
+                        tr data-id=(scenario.id) data-area=(name) data-broken=[broken.then_some("")] {
                             th scope="row" title=(scenario.title) { code { (scenario.id) } }
                             @for (column, target) in matrix.targets.iter().enumerate() {
                                 (cell(matrix, column, row, target, scenario))

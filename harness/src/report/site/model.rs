@@ -84,6 +84,11 @@ impl Cell {
         crate::report::markdown::verdict_label(self.verdict, self.outcome)
     }
 
+    /// Whether the target kept this scenario's promise (a pass or a skip).
+    pub fn kept(&self) -> bool {
+        !matches!(self.verdict, Verdict::Fail | Verdict::Error)
+    }
+
     /// The id of its entry in the target's report.
     pub fn anchor<'a>(&'a self, id: &'a str) -> &'a str {
         self.anchor.as_deref().unwrap_or(id)

@@ -63,6 +63,7 @@ fn filters(matrix: &Matrix) -> Markup {
                 }
             }
             label { "Scenario id" input name="q" type="search" placeholder="e.g. rendezvous"; }
+            label.check { input name="broken" type="checkbox"; "only scenarios some implementation failed" }
             output #shown aria-live="polite" {}
         }
     }
