@@ -42,7 +42,7 @@ fn previous(publication: &Publication) -> Result<Option<Matrix>, String> {
     }
 }
 
-fn readme(publication: &Publication) -> String {
+fn readme(publication: &Publication, published: &Matrix) -> String {
     let mut text = matrix::render_markdown(publication.reports, publication.title);
     if !publication.not_run.is_empty() {
         text.push_str("\n## Targets not run\n\n");
@@ -50,8 +50,16 @@ fn readme(publication: &Publication) -> String {
             text.push_str(&format!("- **{name}**: {}\n", why.replace('\n', " ")));
         }
     }
+    text.push_str("\n## Badges\n\n");
+    for target in &published.targets {
+        let alt = crate::report::markdown::cell(&target.name).replace(['[', ']'], "");
+        text.push_str(&format!(
+            "![{alt}]({}) ",
+            site::links::badge(&target.folder)
+        ));
+    }
     text.push_str(
-        "\nThe site: `index.html` (summaries, the matrix by promise, filters, each cell linked to \
+        "\n\nThe site: `index.html` (summaries, the matrix by promise, filters, each cell linked to \
          its evidence), built from `matrix.json`; a badge per target in `badges/`. Each target's \
          report: `<target>/report.html`, and `report.json`, without timeline spans (the full \
          reports, with timelines and JUnit files, are written to `--full-out`). Regenerate the \
@@ -75,7 +83,7 @@ pub fn publish(publication: &Publication) -> Result<Vec<PathBuf>, String> {
         .collect();
     let mut written = site::write(publication.out, publication.reports, &matrix)?;
     let path = publication.out.join("README.md");
-    write_atomic(&path, readme(publication).as_bytes())
+    write_atomic(&path, readme(publication, &matrix).as_bytes())
         .map_err(|err| format!("cannot write {}: {err}", path.display()))?;
     written.push(path);
     Ok(written)
