@@ -9,9 +9,10 @@ use std::sync::Arc;
 use clap::Args;
 
 use super::progress::Progress;
+use super::site::{Publication, publish};
 use super::{Selection, exit};
 use crate::expectations::Expectations;
-use crate::report::{Report, ReportFiles, matrix, write_atomic};
+use crate::report::{Report, ReportFiles};
 use crate::runner::{self, RunConfig};
 use crate::scenario::Scenario;
 use crate::target::{TargetEntry, TargetSession, TargetsFile};
@@ -27,8 +28,11 @@ pub struct MatrixArgs {
     /// Do not run the install commands (use what is installed).
     #[arg(long)]
     pub skip_install: bool,
-    /// Output directory for what is published: <out>/<target>/report.{json,md,html}
-    /// (no timeline spans: the full reports have them) and the matrix.
+    /// Output directory for what is published: the site (index.html,
+    /// matrix.json, badges/, README.md; the matrix.json it replaces becomes
+    /// matrix.previous.json, for "changed since") and
+    /// <out>/<target>/report.{json,html} (no timeline spans: the full
+    /// reports have them).
     #[arg(long, value_name = "DIR", default_value = "reports")]
     pub out: PathBuf,
     /// Output directory for the full reports (every timeline span, JUnit):
@@ -96,7 +100,6 @@ pub fn matrix(args: MatrixArgs) -> u8 {
             }
         };
         let files = ReportFiles::new(args.full_out.join(&entry.name));
-        let published = ReportFiles::new(args.out.join(&entry.name));
         let run = runtime.block_on(run_target(
             entry,
             &version,
@@ -113,16 +116,8 @@ pub fn matrix(args: MatrixArgs) -> u8 {
                 continue;
             }
         };
-        let written = files
-            .write_all(&report)
-            .map_err(|err| (files.dir.clone(), err))
-            .and_then(|_| {
-                published
-                    .write_published(&report)
-                    .map_err(|err| (published.dir.clone(), err))
-            });
-        if let Err((dir, err)) = written {
-            super::error(format!("cannot write {}: {err}", dir.display()));
+        if let Err(err) = files.write_all(&report) {
+            super::error(format!("cannot write {}: {err}", files.dir.display()));
             return exit::USAGE;
         }
         eprintln!("{}", summary_line(&report));
@@ -132,14 +127,19 @@ pub fn matrix(args: MatrixArgs) -> u8 {
             break;
         }
     }
-    if let Err(err) = write_matrix(&args.out, &outcomes) {
-        super::error(format!(
-            "cannot write the matrix to {}: {err}",
-            args.out.display()
-        ));
+    let publication = Publication {
+        out: &args.out,
+        reports: &outcomes.reports,
+        title: "gRPC concurrency conformance: compatibility matrix",
+        previous: None,
+        rotate: true,
+        not_run: &outcomes.not_run,
+    };
+    if let Err(err) = publish(&publication) {
+        super::error(format!("cannot publish to {}: {err}", args.out.display()));
         return exit::USAGE;
     }
-    eprintln!("\nwrote {}", args.out.join("README.md").display());
+    eprintln!("\nwrote {}", args.out.join("index.html").display());
     let failed = outcomes
         .reports
         .iter()
@@ -219,26 +219,5 @@ fn summary_line(report: &Report) -> String {
         s.error,
         s.expected_failures,
         s.unexpected_failures + s.unexpected_passes
-    )
-}
-
-/// Writes `<out>/README.md` and `<out>/matrix.html`.
-fn write_matrix(out: &std::path::Path, outcomes: &Outcomes) -> std::io::Result<()> {
-    let title = "gRPC concurrency conformance: compatibility matrix";
-    let mut readme = matrix::render_markdown(&outcomes.reports, title);
-    if !outcomes.not_run.is_empty() {
-        readme.push_str("\n## Targets not run\n\n");
-        for (name, why) in &outcomes.not_run {
-            readme.push_str(&format!("- **{name}**: {}\n", why.replace('\n', " ")));
-        }
-    }
-    readme.push_str(&format!(
-        "\nEach target's report: `{0}/<target>/report.md` (also `.html`, `.json`; without timeline spans; the full reports, with timelines and JUnit files, are written to `--full-out`). Regenerate with `scripts/matrix.sh` (installs every target, then `grpc-conformance matrix`).\n",
-        out.display()
-    ));
-    write_atomic(&out.join("README.md"), readme.as_bytes())?;
-    write_atomic(
-        &out.join("matrix.html"),
-        matrix::render_html(&outcomes.reports, title).as_bytes(),
     )
 }

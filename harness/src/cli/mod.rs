@@ -9,6 +9,7 @@ mod report_cmd;
 mod run;
 mod serve;
 mod show;
+mod site;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -200,7 +200,7 @@ fn a_run_writes_every_report_format() {
     allowed.push("--allow-unexpected-pass");
     assert!(run(&allowed).status.success());
 
-    // Merging reports builds a matrix.
+    // Merging reports builds the site, the matrix in Markdown among it.
     let matrix = tempfile::tempdir().expect("temp dir");
     let output = run(&[
         "report",
@@ -211,7 +211,8 @@ fn a_run_writes_every_report_format() {
         matrix.path().to_str().expect("utf-8"),
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
-    let table = std::fs::read_to_string(matrix.path().join("matrix.md")).expect("matrix");
+    let table = std::fs::read_to_string(matrix.path().join("README.md")).expect("matrix");
+    assert!(matrix.path().join("index.html").is_file(), "no site");
     assert!(
         table.contains("`channel.parallel-rendezvous-8` | PASS | PASS (unexpected) |"),
         "{table}"

@@ -12,5 +12,6 @@ mod outputs;
 mod refused_streams;
 mod scenario_files;
 mod server_cmd;
+mod site;
 mod support;
 mod tls;
