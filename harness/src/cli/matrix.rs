@@ -15,7 +15,9 @@ use crate::expectations::Expectations;
 use crate::report::{Report, ReportFiles};
 use crate::runner::{self, RunConfig};
 use crate::scenario::Scenario;
-use crate::target::{TargetEntry, TargetSession, TargetsFile};
+use crate::target::TargetsFile;
+
+use super::matrix_entry::Entry;
 
 #[derive(Debug, Clone, Args)]
 pub struct MatrixArgs {
@@ -61,7 +63,7 @@ pub fn matrix(args: MatrixArgs) -> u8 {
             return exit::USAGE;
         }
     };
-    let (entries, _clients) = match file.select(&args.only, &args.targets) {
+    let (servers, clients) = match file.select(&args.only, &args.targets) {
         Ok(selected) => selected,
         Err(err) => {
             super::error(err);
@@ -80,30 +82,30 @@ pub fn matrix(args: MatrixArgs) -> u8 {
         Err(code) => return code,
     };
     let mut outcomes = Outcomes::default();
+    let entries = servers
+        .into_iter()
+        .map(Entry::Server)
+        .chain(clients.into_iter().map(Entry::Client));
     for entry in entries {
-        eprintln!(
-            "\n== {}: {} (services: {})",
-            entry.name,
-            entry.description,
-            entry.services.join(", ")
-        );
-        let expectations = match super::load_expectations(entry.expectations.as_deref(), &catalog) {
-            Ok(expectations) => expectations,
-            Err(code) => return code,
-        };
+        eprintln!("\n== {}", entry.heading());
+        let expectations =
+            match super::load_expectations(entry.expectations().map(PathBuf::as_path), &catalog) {
+                Ok(expectations) => expectations,
+                Err(code) => return code,
+            };
         let version = match install(entry, args.skip_install) {
             Ok(version) => version,
             Err(err) => {
                 eprintln!("skipped: {err}");
-                outcomes.not_run.push((entry.name.clone(), err));
+                outcomes.not_run.push((entry.name().to_owned(), err));
                 continue;
             }
         };
-        let files = ReportFiles::new(args.full_out.join(&entry.name));
+        let files = ReportFiles::new(args.full_out.join(entry.folder()));
         let run = runtime.block_on(run_target(
             entry,
             &version,
-            &scenarios,
+            &entry.scenarios(&scenarios),
             &args,
             expectations,
             &files,
@@ -112,7 +114,7 @@ pub fn matrix(args: MatrixArgs) -> u8 {
             Ok(report) => report,
             Err(err) => {
                 eprintln!("skipped: {err}");
-                outcomes.not_run.push((entry.name.clone(), err));
+                outcomes.not_run.push((entry.name().to_owned(), err));
                 continue;
             }
         };
@@ -153,9 +155,9 @@ pub fn matrix(args: MatrixArgs) -> u8 {
 }
 
 /// Installs the target (unless told not to) and reads its version.
-fn install(entry: &TargetEntry, skip_install: bool) -> Result<String, String> {
+fn install(entry: Entry<'_>, skip_install: bool) -> Result<String, String> {
     if !skip_install {
-        eprintln!("installing: {}", entry.install);
+        eprintln!("installing: {}", entry.install_command());
         entry
             .install()
             .map_err(|err| format!("install failed: {err}"))?;
@@ -168,7 +170,7 @@ fn install(entry: &TargetEntry, skip_install: bool) -> Result<String, String> {
 /// Starts the target, runs the catalog against it one scenario at a time
 /// (each server's own capacity is under test) and stops it.
 async fn run_target(
-    entry: &TargetEntry,
+    entry: Entry<'_>,
     version: &str,
     scenarios: &[Arc<Scenario>],
     args: &MatrixArgs,
@@ -180,14 +182,10 @@ async fn run_target(
         jobs: 1,
         restart_on_exit: true,
         expectations,
-        target_name: entry.name.clone(),
+        target_name: entry.name().to_owned(),
         command_line: entry.command_line(),
     };
-    let target = Arc::new(
-        TargetSession::open(entry.spec(), Vec::new())
-            .await
-            .map_err(|err| err.to_string())?,
-    );
+    let target = entry.open().await?;
     let mut progress = Progress::new(scenarios.len() * config.repeat as usize);
     let mut report = runner::run(
         scenarios,
@@ -200,19 +198,24 @@ async fn run_target(
     .await;
     progress.finish();
     target.close().await;
-    report.target.name = entry.name.clone();
+    report.target.name = entry.name().to_owned();
     if report.target.version.is_empty() || !version.starts_with("unknown") {
         report.target.version = version.to_owned();
     }
-    report.target.description = entry.description.clone();
+    report.target.description = entry.description().to_owned();
     Ok(report)
 }
 
 fn summary_line(report: &Report) -> String {
     let s = &report.summary;
     format!(
-        "{}: {} pass, {} fail, {} skip, {} error ({} known failures, {} unexpected)",
+        "{}{}: {} pass, {} fail, {} skip, {} error ({} known failures, {} unexpected)",
         report.target.name,
+        if report.target.role.is_server() {
+            ""
+        } else {
+            " (client)"
+        },
         s.pass,
         s.fail,
         s.skip,

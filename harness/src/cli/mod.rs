@@ -4,6 +4,7 @@ mod client_adapter;
 mod contract;
 mod explore;
 mod matrix;
+mod matrix_entry;
 mod progress;
 mod report_cmd;
 mod run;
