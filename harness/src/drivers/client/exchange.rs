@@ -163,6 +163,15 @@ fn judge_exchange(exchange: &SeenExchange, params: &Params, result: &ExchangeRes
 }
 
 fn judge_cancel(exchange: &SeenExchange, params: &Params, result: &ExchangeResult) -> Finding {
+    // A stalled exchange ends at its deadline, whose reset the server also
+    // sees as a cancel: the server's wait and the client's status tell the
+    // two apart.
+    if u64::from(exchange.longest_send_wait_ms) * 2 >= u64::from(params.deadline_ms) {
+        return Finding::fail(format!(
+            "the exchange stalled before any cancel: the server waited {} ms (of the {} ms deadline) for the client to take a response, with {} requests in; the receiving half did not run while the sending half did",
+            exchange.longest_send_wait_ms, params.deadline_ms, exchange.requests
+        ));
+    }
     if !exchange.cancelled {
         return Finding::fail(format!(
             "the server never saw the receiving half's cancel: it had {} requests and sent {} responses (half-closed: {})",
@@ -173,6 +182,12 @@ fn judge_cancel(exchange: &SeenExchange, params: &Params, result: &ExchangeResul
         return Finding::fail(format!(
             "the cancel arrived only after the sender had sent all {} requests: the receiving half did not run while the sending half did",
             params.messages
+        ));
+    }
+    if result.code != tonic::Code::Cancelled as i32 {
+        return Finding::fail(format!(
+            "the stream ended with status {} ({:?}), not with the receiving half's cancel",
+            result.code, result.message
         ));
     }
     let mut checks = Checks::new();
