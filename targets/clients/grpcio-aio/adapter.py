@@ -77,7 +77,7 @@ async def run_call(server, channel, deadline_ms, call):
     own = None
     try:
         if channel is None:
-            own = channel = grpc.aio.insecure_channel(server)
+            own = channel = grpc.aio.insecure_channel(server, options=work.OWN_CONNECTION)
         async with RpcLock(budget) as lock:
             if not lock.held:
                 work.lock_timed_out(result)

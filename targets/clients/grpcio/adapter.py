@@ -71,7 +71,7 @@ def run_call(server, channel, deadline_ms, call):
     own = None
     try:
         if channel is None:
-            own = channel = grpc.insecure_channel(server)
+            own = channel = grpc.insecure_channel(server, options=work.OWN_CONNECTION)
         with rpc_lock(budget) as held:
             if not held:
                 work.lock_timed_out(result)

@@ -17,6 +17,13 @@ STUBS = {"observer": client_pb2_grpc.ClientObserverStub,
          "probe": probe_pb2_grpc.ProbeServiceStub,
          "test": test_pb2_grpc.TestServiceStub}
 
+# The options of a new-channel-per-call channel. gRPC core shares subchannels
+# (and so TCP connections) between channels of the same target and options
+# through its global subchannel pool: without a local pool the "fresh"
+# channels would all ride the first one's connection and the defect would be
+# no defect (seen: three calls, three channels, one peer address).
+OWN_CONNECTION = [("grpc.use_local_subchannel_pool", 1)]
+
 DEFECTS = ("new-channel-per-call", "global-lock", "send-all-then-receive",
            "receive-after-half-close")
 
