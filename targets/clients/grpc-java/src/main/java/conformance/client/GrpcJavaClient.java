@@ -50,6 +50,7 @@ public final class GrpcJavaClient {
     OutputStream out = new BufferedOutputStream(new FileOutputStream(FileDescriptor.out));
     System.setOut(System.err);
     DataInputStream in = new DataInputStream(new BufferedInputStream(System.in));
+    WarmUp.run();
     System.exit(serve(in, out));
   }
 
