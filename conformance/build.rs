@@ -9,6 +9,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "grpc/testing/messages.proto",
         "grpc/testing/test.proto",
         "conformance/v1/probe.proto",
+        "conformance/v1/client.proto",
     ];
     for file in &files {
         println!("cargo:rerun-if-changed={}", root.join(file).display());

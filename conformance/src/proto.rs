@@ -7,7 +7,9 @@ pub mod grpc_testing {
     tonic::include_proto!("grpc.testing");
 }
 
-/// `conformance.v1`: the suite's own ProbeService.
+/// `conformance.v1`: the suite's own ProbeService, and the client-under-test
+/// protocol with ClientObserver (`client.proto`; one package, one module:
+/// `probe` is the name it has had since ProbeService was the only one).
 pub mod probe {
     #![allow(clippy::all, missing_docs)]
     tonic::include_proto!("conformance.v1");

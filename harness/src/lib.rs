@@ -5,6 +5,8 @@
 //! * [`drivers`]: the code behind scenarios, one module per driver.
 //! * [`target`]: the server under test (embedded, address, command).
 //! * [`client`]: client channels (connection counting, TLS, client defects).
+//! * [`client_target`]: client mode: a client library under test, driven
+//!   through its adapter process.
 //! * [`runner`]: budgets, isolation, repeats, streaming results.
 //! * [`expectations`]: known failures per target.
 //! * [`load`]: a bounded closed-loop load generator (sustained load, benchmarks).
@@ -14,6 +16,7 @@
 
 pub mod cli;
 pub mod client;
+pub mod client_target;
 pub mod contract;
 pub mod defects;
 pub mod drivers;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use futures::FutureExt;
 use futures::stream::{FuturesUnordered, StreamExt};
 
-use crate::drivers::Ctx;
+use crate::drivers::{Ctx, Subject};
 use crate::expectations::{Expectations, classify};
 use crate::report::{
     Report, ReportFiles, SCHEMA, ScenarioResult, Summary, TargetSummary, run_suffix,
@@ -54,6 +54,22 @@ pub struct Quiet;
 
 impl Observer for Quiet {}
 
+/// Why a scenario does not apply to this run: a client scenario with no
+/// client adapter, or a server scenario in a run that tests a client.
+fn subject_mismatch(scenario: &Scenario, target: &TargetSession) -> Option<String> {
+    match (scenario.driver.subject, target.client()) {
+        (Subject::Client, None) => Some(
+            "a client scenario: it checks a client library through its adapter (run --client-cmd; the embedded run uses the suite's own tonic adapter)"
+                .to_owned(),
+        ),
+        (Subject::Server, Some(client)) if client.only_clients => Some(
+            "a server scenario: this run checks a client library (--client-cmd); servers are checked with --target or --server-cmd"
+                .to_owned(),
+        ),
+        _ => None,
+    }
+}
+
 /// Runs one scenario once against the target: capability check, hard budget,
 /// panic isolation, and the target's death turned into evidence.
 pub async fn run_scenario(
@@ -63,6 +79,9 @@ pub async fn run_scenario(
     restart_on_exit: bool,
 ) -> (Finding, Duration) {
     let started = Instant::now();
+    if let Some(reason) = subject_mismatch(scenario, target) {
+        return (Finding::skip(reason), started.elapsed());
+    }
     if let Some(missing) = scenario.needs.iter().find(|need| !target.has(**need)) {
         let finding = Finding::skip(format!(
             "the target lacks the capability {:?}: it needs that {} (found: {})",

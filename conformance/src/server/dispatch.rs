@@ -24,11 +24,13 @@ use tonic::service::Routes;
 use tower::{Service, ServiceExt};
 
 use super::Shared;
+use super::client_observer::Observer;
 use super::connection::ConnectionInfo;
 use super::defects::Defect;
 use super::probe_service::Probe;
 use super::test_service::Interop;
 use crate::proto::grpc_testing::test_service_server::TestServiceServer;
+use crate::proto::probe::client_observer_server::ClientObserverServer;
 use crate::proto::probe::probe_service_server::ProbeServiceServer;
 
 pub(crate) use crate::proto::{ECHO_INITIAL, ECHO_TRAILING};
@@ -38,7 +40,7 @@ pub(crate) use crate::proto::{ECHO_INITIAL, ECHO_TRAILING};
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct CallDeadline(pub Duration);
 
-/// The router serving both services, with the configured message limits.
+/// The router serving the three services, with the configured message limits.
 pub(crate) fn routes(shared: &Arc<Shared>) -> Routes {
     let limit = shared.config.max_message_bytes;
     let test = TestServiceServer::new(Interop::new(Arc::clone(shared)))
@@ -47,7 +49,10 @@ pub(crate) fn routes(shared: &Arc<Shared>) -> Routes {
     let probe = ProbeServiceServer::new(Probe::new(Arc::clone(shared)))
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
-    Routes::new(test).add_service(probe)
+    let observer = ClientObserverServer::new(Observer::new(Arc::clone(shared)))
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
+    Routes::new(test).add_service(probe).add_service(observer)
 }
 
 /// The service hyper calls for every request of one connection.

@@ -1,8 +1,10 @@
-//! The tonic reference server: TestService and ProbeService served over
+//! The tonic reference server: TestService, ProbeService and ClientObserver
+//! served over
 //! HTTP/2 connections that this module accepts itself, so that every request
 //! knows its connection (ProbeService's connection identity) and the defect
 //! modes can act per connection.
 
+mod client_observer;
 mod config;
 mod connection;
 mod defects;
@@ -40,6 +42,8 @@ pub(crate) struct Shared {
     pub gauges: Gauges,
     pub barriers: Barriers,
     pub outcomes: crate::sync::shim::Arc<OutcomeRecorder>,
+    /// ClientObserver's ledger (ProbeService.Rendezvous records in it too).
+    pub seen: Arc<client_observer::Seen>,
     /// The `shared-request-state` defect's one slot for "this request's" echo.
     pub leaked_echo: std::sync::Mutex<Option<http::HeaderValue>>,
 }
@@ -67,6 +71,7 @@ impl BoundServer {
                 gauges: Gauges::new(),
                 barriers: Barriers::new(),
                 outcomes: crate::sync::shim::Arc::new(OutcomeRecorder::new()),
+                seen: Arc::new(client_observer::Seen::default()),
                 leaked_echo: std::sync::Mutex::new(None),
             }),
         })

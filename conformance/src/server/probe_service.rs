@@ -37,7 +37,7 @@ impl Probe {
 }
 
 /// The connection identity of a request (its peer address).
-fn connection_id<T>(request: &Request<T>) -> String {
+pub(crate) fn connection_id<T>(request: &Request<T>) -> String {
     request
         .extensions()
         .get::<Arc<ConnectionInfo>>()
@@ -49,7 +49,7 @@ fn millis(duration: Duration) -> u32 {
     u32::try_from(duration.as_millis()).unwrap_or(u32::MAX)
 }
 
-fn capped(duration_ms: u32) -> Duration {
+pub(crate) fn capped(duration_ms: u32) -> Duration {
     Duration::from_millis(u64::from(duration_ms)).min(MAX_HOLD)
 }
 
@@ -137,15 +137,22 @@ impl ProbeService for Probe {
             .get(&request.group, request.parties)
             .map_err(|err| Status::invalid_argument(err.to_string()))?;
         let (_gauge, _) = self.shared.gauges.get(&request.scope).enter();
+        let slot = self
+            .shared
+            .seen
+            .enter(&request.group, "Rendezvous", "", &connection_id);
         let arrived = tokio::time::timeout(timeout, barrier.arrive()).await;
         let others = barrier.waiting();
         drop(barrier);
         self.shared.barriers.prune();
         match arrived {
-            Ok(arrival) => Ok(Response::new(RendezvousResponse {
-                arrival,
-                connection_id,
-            })),
+            Ok(arrival) => {
+                self.shared.seen.released(&slot);
+                Ok(Response::new(RendezvousResponse {
+                    arrival,
+                    connection_id,
+                }))
+            }
             Err(_) => Err(Status::aborted(format!(
                 "rendezvous {:?}: {} of {} parties were inside together within {} ms",
                 request.group,

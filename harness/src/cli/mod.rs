@@ -1,5 +1,6 @@
 //! The `grpc-conformance` command line.
 
+mod client_adapter;
 mod contract;
 mod explore;
 mod matrix;
@@ -80,6 +81,11 @@ enum Command {
     /// Install and run every third-party target of targets/targets.toml and
     /// write the compatibility matrix (reports/).
     Matrix(matrix::MatrixArgs),
+    /// The reference client adapter (tonic) for client mode: speaks the
+    /// client-under-test protocol (proto/conformance/v1/client.proto) on
+    /// stdin/stdout. `run` starts it itself; run it by hand only to try a
+    /// defect: `run --client-cmd 'grpc-conformance client-adapter --defect global-lock'`.
+    ClientAdapter(client_adapter::ClientAdapterArgs),
 }
 
 /// Where the scenarios are, and which to take.
@@ -175,6 +181,7 @@ pub fn main() -> ExitCode {
         Some(Command::Matrix(args)) => matrix::matrix(args),
         Some(Command::Contract(args)) => contract::contract(*args),
         Some(Command::Explore(args)) => explore::run(*args),
+        Some(Command::ClientAdapter(args)) => client_adapter::client_adapter(args),
     };
     ExitCode::from(code)
 }

@@ -10,7 +10,7 @@ use console::style;
 use super::progress::{Progress, verdict_label};
 use super::serve::ServerOptions;
 use super::{Selection, exit};
-use crate::defects::{AnyDefect, ClientDefect};
+use crate::defects::{AdapterDefect, AnyDefect, ClientDefect};
 use crate::expectations::Outcome;
 use crate::report::{Report, ReportFiles};
 use crate::runner::{self, RunConfig};
@@ -28,6 +28,13 @@ pub struct TargetArgs {
     /// loopback port, e.g. --server-cmd './my-server --port {port}'.
     #[arg(long, value_name = "CMD")]
     pub server_cmd: Option<String>,
+    /// Test a client library instead: a client adapter command (speaking
+    /// proto/conformance/v1/client.proto on stdin/stdout), e.g.
+    /// --client-cmd 'targets/clients/grpc-go/run.sh'. The embedded reference
+    /// server observes; only the client scenarios run, the server ones are
+    /// skipped. See docs/client-adapters.md to write an adapter.
+    #[arg(long, value_name = "CMD", conflicts_with_all = ["target", "server_cmd"])]
+    pub client_cmd: Option<String>,
     /// CA certificate (PEM) for an https:// target.
     #[arg(long, value_name = "FILE", requires = "target")]
     pub ca_cert: Option<PathBuf>,
@@ -122,10 +129,29 @@ impl TargetArgs {
                         "--defect {defect} applies to the embedded reference server only"
                     ));
                 }
-                AnyDefect::Server(_) => {}
+                AnyDefect::Server(_) | AnyDefect::Adapter(_) => {}
             }
         }
         Ok(defects)
+    }
+
+    /// The reference adapter's defect (`--defect adapter:<name>`), for an
+    /// embedded run; a `--client-cmd` adapter takes its own flags.
+    pub(crate) fn adapter_defect(&self) -> Result<Option<AdapterDefect>, String> {
+        let mut chosen = None;
+        for name in &self.server.defects {
+            if let AnyDefect::Adapter(defect) = name.parse::<AnyDefect>()? {
+                if self.client_cmd.is_some() {
+                    return Err(format!(
+                        "--defect {defect} applies to the reference adapter only; give your adapter its own flag inside --client-cmd"
+                    ));
+                }
+                if chosen.replace(defect).is_some() {
+                    return Err("give at most one --defect adapter:<name>".into());
+                }
+            }
+        }
+        Ok(chosen)
     }
 
     /// Scenarios in flight at once: as asked, or the target's default (see
@@ -142,9 +168,9 @@ impl TargetArgs {
         if let Some(name) = name {
             return name.clone();
         }
-        match (&self.target, &self.server_cmd) {
-            (Some(uri), _) => uri.clone(),
-            (_, Some(command)) => command.clone(),
+        match (&self.target, &self.server_cmd, &self.client_cmd) {
+            (Some(uri), _, _) => uri.clone(),
+            (_, Some(command), _) | (_, _, Some(command)) => command.clone(),
             _ => "tonic (embedded)".to_owned(),
         }
     }
@@ -187,6 +213,10 @@ pub fn run(args: RunArgs) -> u8 {
             Ok(target) => target,
             Err(code) => return code,
         };
+        if let Err(code) = attach_client(&args.target, &target).await {
+            target.close().await;
+            return code;
+        }
         let mut progress = Progress::new(scenarios.len() * args.repeat as usize);
         let interrupt = async {
             super::serve::shutdown_signal().await;
@@ -284,6 +314,54 @@ pub(crate) async fn open_target(args: &TargetArgs) -> Result<Arc<TargetSession>,
         eprintln!("handler capacity: {capacity}");
     }
     Ok(target)
+}
+
+/// Starts the run's client adapter: the `--client-cmd` one, or in an
+/// embedded run the suite's own (this binary's `client-adapter`), so that
+/// the full catalog runs; none against other servers.
+async fn attach_client(args: &TargetArgs, target: &TargetSession) -> Result<(), u8> {
+    let defect = args.adapter_defect().map_err(|err| {
+        super::error(err);
+        exit::USAGE
+    })?;
+    let (command, only_clients) = match &args.client_cmd {
+        Some(command) => (command.clone(), true),
+        None if args.target.is_none() && args.server_cmd.is_none() => {
+            let exe = std::env::current_exe().map_err(|err| {
+                super::error(format!(
+                    "cannot find this program's path for the reference client adapter: {err}"
+                ));
+                exit::USAGE
+            })?;
+            (crate::client_target::reference_command(&exe, defect), false)
+        }
+        None => return Ok(()),
+    };
+    match crate::client_target::Adapter::start(&command).await {
+        Ok(adapter) => {
+            let hello = adapter.hello();
+            eprintln!(
+                "client adapter: {} {} ({}){}",
+                hello.implementation,
+                hello.version,
+                hello.api,
+                if hello.defect.is_empty() {
+                    String::new()
+                } else {
+                    format!(", defect {}", hello.defect)
+                }
+            );
+            target.attach_client(crate::client_target::ClientUnderTest {
+                adapter: Arc::new(adapter),
+                only_clients,
+            });
+            Ok(())
+        }
+        Err(err) => {
+            super::error(err);
+            Err(exit::UNREACHABLE)
+        }
+    }
 }
 
 fn print_summary(report: &Report) {

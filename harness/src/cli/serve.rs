@@ -47,7 +47,7 @@ pub struct ServerOptions {
 }
 
 impl ServerOptions {
-    /// The server configuration (client-side `client:` defects are skipped).
+    /// The server configuration (`client:` and `adapter:` defects are skipped).
     pub fn config(&self, bind: SocketAddr, enable_probes: bool) -> Result<ServerConfig, String> {
         let mut defects = std::collections::BTreeSet::new();
         for name in &self.defects {
@@ -55,7 +55,7 @@ impl ServerOptions {
                 crate::defects::AnyDefect::Server(defect) => {
                     defects.insert(defect);
                 }
-                crate::defects::AnyDefect::Client(_) => {}
+                crate::defects::AnyDefect::Client(_) | crate::defects::AnyDefect::Adapter(_) => {}
             }
         }
         if self.worker_threads == Some(0) {

@@ -4,6 +4,7 @@
 //! through [`Channel`], which behaves as gRPC's own clients do towards a
 //! server's stream limit.
 
+mod cancellable;
 mod channel;
 mod replay;
 
@@ -14,6 +15,7 @@ use std::time::Duration;
 use hyper_util::rt::TokioIo;
 use tonic::transport::{ClientTlsConfig, Endpoint, Uri};
 
+pub use cancellable::cancellable_bidi;
 pub use channel::{Channel, is_refused};
 
 use crate::defects::ClientDefect;

@@ -28,6 +28,23 @@ pub use tally::*;
 
 use crate::verdict::{Finding, ReasonKind, Verdict};
 
+/// What a scenario checks: a server or a client library.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Subject {
+    Server,
+    Client,
+}
+
+impl Subject {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Subject::Server => "server",
+            Subject::Client => "client",
+        }
+    }
+}
+
 /// What a driver could not do: the run reaches no verdict on the guarantee.
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
@@ -71,6 +88,10 @@ pub trait Driver: 'static {
     /// (shown by `explain`): Markdown with a `## Method` and an
     /// `## Evidence` section, kept in a file beside the driver.
     const DOC: &'static str;
+    /// What the driver checks: a server (through the harness's own client),
+    /// or a client library (through its adapter, the reference server
+    /// observing).
+    const SUBJECT: Subject = Subject::Server;
     /// Its parameters (`[params]` in the scenario file); unknown fields
     /// must be refused (`#[serde(deny_unknown_fields)]`).
     type Params: DeserializeOwned + serde::Serialize + Default + Send + Sync + 'static;
@@ -86,6 +107,8 @@ pub struct DriverSpec {
     pub name: &'static str,
     /// [`Driver::DOC`].
     pub doc: &'static str,
+    /// [`Driver::SUBJECT`].
+    pub subject: Subject,
     /// The parameters a scenario file that sets none gets.
     pub defaults: fn() -> toml::Table,
     pub(crate) prepare: fn(&str) -> Result<PreparedRun, toml::de::Error>,
@@ -137,6 +160,7 @@ const fn spec<D: Driver>() -> DriverSpec {
     DriverSpec {
         name: D::NAME,
         doc: D::DOC,
+        subject: D::SUBJECT,
         defaults: defaults::<D>,
         prepare: prepare::<D>,
     }
@@ -145,6 +169,7 @@ const fn spec<D: Driver>() -> DriverSpec {
 // Declared here, not by the registry macro: rustfmt formats only the
 // modules it sees declared.
 mod channel;
+mod client;
 mod handler;
 mod stream;
 
@@ -187,6 +212,10 @@ registry! {
     handler::stalled_reader::StalledReader,
     handler::echo_metadata::EchoMetadata,
     handler::graceful_shutdown::GracefulShutdown,
+    // client mode
+    client::gather::Gather,
+    client::stubs::Stubs,
+    client::exchange::ClientExchange,
 }
 
 pub fn find(name: &str) -> Option<&'static DriverSpec> {

@@ -8,7 +8,7 @@
 
 mod capacity;
 mod discover;
-mod process;
+pub(crate) mod process;
 mod sniff;
 mod targets_file;
 
@@ -141,6 +141,8 @@ pub struct TargetSession {
     pub handler_capacity: Option<HandlerCapacity>,
     embedded: Mutex<Option<RunningServer>>,
     process: Option<tokio::sync::Mutex<ServerProcess>>,
+    /// The client adapter of a run that has one (client scenarios).
+    client: std::sync::OnceLock<crate::client_target::ClientUnderTest>,
 }
 
 impl std::fmt::Debug for TargetSession {
@@ -237,7 +239,19 @@ impl TargetSession {
             handler_capacity,
             embedded: Mutex::new(embedded),
             process,
+            client: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Gives the run a client adapter: the client scenarios run through it
+    /// (with this target as their observer). Only the first one counts.
+    pub fn attach_client(&self, client: crate::client_target::ClientUnderTest) {
+        let _ = self.client.set(client);
+    }
+
+    /// The run's client adapter, if it has one.
+    pub fn client(&self) -> Option<&crate::client_target::ClientUnderTest> {
+        self.client.get()
     }
 
     pub fn has(&self, capability: Capability) -> bool {
@@ -304,6 +318,9 @@ impl TargetSession {
         }
         if let Some(process) = &self.process {
             process.lock().await.stop(Duration::from_secs(5)).await;
+        }
+        if let Some(client) = self.client.get() {
+            client.adapter.close().await;
         }
     }
 

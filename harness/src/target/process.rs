@@ -15,7 +15,7 @@ use super::TargetError;
 use conformance::proto::grpc_testing::test_service_client::TestServiceClient;
 
 /// Lines of output kept for error reports.
-const TAIL_LINES: usize = 40;
+pub(crate) const TAIL_LINES: usize = 40;
 
 /// How a server process ended.
 #[derive(Debug, Clone)]
@@ -38,7 +38,8 @@ impl std::fmt::Display for ProcessExit {
     }
 }
 
-type Tail = Arc<Mutex<VecDeque<String>>>;
+/// The last lines a process wrote, shared with their collectors.
+pub(crate) type Tail = Arc<Mutex<VecDeque<String>>>;
 
 /// A running (or ended) server command.
 pub struct ServerProcess {
@@ -50,7 +51,7 @@ pub struct ServerProcess {
     exit: Option<ProcessExit>,
 }
 
-fn describe(status: ExitStatus) -> String {
+pub(crate) fn describe(status: ExitStatus) -> String {
     match (status.code(), status.signal()) {
         (Some(code), _) => format!("exit status {code}"),
         (None, Some(signal)) => format!("killed by signal {signal}"),
@@ -68,7 +69,8 @@ fn free_port() -> Result<u16, TargetError> {
         .map_err(|err| TargetError::Start(format!("cannot find a free port: {err}")))
 }
 
-fn collect(stream: impl AsyncRead + Unpin + Send + 'static, tail: Tail) {
+/// Keeps the last lines of `stream` in `tail`.
+pub(crate) fn collect(stream: impl AsyncRead + Unpin + Send + 'static, tail: Tail) {
     tokio::spawn(async move {
         let mut lines = BufReader::new(stream).lines();
         while let Ok(Some(line)) = lines.next_line().await {
@@ -151,7 +153,7 @@ impl std::str::FromStr for StopSignal {
 }
 
 /// Sends a signal to the whole process group led by `pid`.
-fn signal_group(pid: Option<u32>, signal: &str) {
+pub(crate) fn signal_group(pid: Option<u32>, signal: &str) {
     if let Some(pid) = pid {
         let _ = std::process::Command::new("kill")
             .args([signal, "--", &format!("-{pid}")])

@@ -1,0 +1,301 @@
+//! A client adapter process: started with `sh -c`, greeted (protocol
+//! version), given one instruction at a time, watched (exit status, stderr
+//! tail) and restarted after it died, so that later scenarios still run.
+
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use conformance::proto::probe::{
+    AdapterHello, AdapterMessage, HarnessMessage, Hello, Instruction, InstructionResult,
+    adapter_message, harness_message,
+};
+use tokio::io::BufReader;
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+
+use super::protocol::{FrameError, PROTOCOL_VERSION, read_frame, write_frame};
+use crate::target::process::{Tail, collect, describe, signal_group};
+
+/// How long an adapter has to answer the hello (a JVM starts slowly).
+const HELLO_LIMIT: Duration = Duration::from_secs(60);
+
+/// Why the adapter could not carry an instruction out.
+#[derive(Debug, thiserror::Error)]
+pub enum AdapterError {
+    #[error("cannot start the client adapter `{command}`: {reason}")]
+    Start { command: String, reason: String },
+    #[error(
+        "the client adapter `{command}` speaks protocol version {adapter}, the suite speaks version {PROTOCOL_VERSION} (proto/conformance/v1/client.proto): update the adapter or the suite"
+    )]
+    Version { command: String, adapter: u32 },
+    #[error("the client adapter `{command}` ended ({status}); its last output:\n{tail}")]
+    Ended {
+        command: String,
+        status: String,
+        tail: String,
+    },
+    #[error(
+        "the client adapter `{command}` gave no result within {} ms; it was stopped and is restarted for the next scenario",
+        limit.as_millis()
+    )]
+    Stalled { command: String, limit: Duration },
+    #[error("the client adapter `{command}` broke the protocol: {reason}")]
+    Protocol { command: String, reason: String },
+    #[error("the client adapter `{command}` could not carry the instruction out: {reason}")]
+    Refused { command: String, reason: String },
+}
+
+/// One running adapter process.
+struct Running {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+/// The adapter of a client-mode run.
+pub struct Adapter {
+    command: String,
+    tail: Tail,
+    hello: AdapterHello,
+    running: tokio::sync::Mutex<Option<Running>>,
+}
+
+impl std::fmt::Debug for Adapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Adapter")
+            .field("command", &self.command)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Adapter {
+    /// Starts the adapter and checks its protocol version.
+    pub async fn start(command: &str) -> Result<Self, AdapterError> {
+        let tail = Tail::default();
+        let (running, hello) = launch(command, &tail).await?;
+        Ok(Self {
+            command: command.to_owned(),
+            tail,
+            hello,
+            running: tokio::sync::Mutex::new(Some(running)),
+        })
+    }
+
+    pub fn command(&self) -> &str {
+        &self.command
+    }
+
+    /// What the adapter said of itself.
+    pub fn hello(&self) -> &AdapterHello {
+        &self.hello
+    }
+
+    /// Gives the adapter one instruction and waits up to `limit` for its
+    /// result. An adapter that died before is restarted first; one that
+    /// dies or stalls now is left stopped (restarted next time).
+    pub async fn run(
+        &self,
+        instruction: Instruction,
+        limit: Duration,
+    ) -> Result<InstructionResult, AdapterError> {
+        let mut slot = self.running.lock().await;
+        if slot.is_none() {
+            *slot = Some(launch(&self.command, &self.tail).await?.0);
+        }
+        let Some(running) = slot.as_mut() else {
+            unreachable!("just started");
+        };
+        let id = instruction.id;
+        let message = HarnessMessage {
+            kind: Some(harness_message::Kind::Instruction(instruction)),
+        };
+        let exchange = async {
+            write_frame(&mut running.stdin, &message).await?;
+            loop {
+                let answer: AdapterMessage =
+                    read_frame(&mut running.stdout, "AdapterMessage").await?;
+                match answer.kind {
+                    Some(adapter_message::Kind::Result(result)) if result.id == id => {
+                        return Ok(Ok(result));
+                    }
+                    Some(adapter_message::Kind::Result(result)) => {
+                        return Ok(Err(format!(
+                            "a result for instruction {} while instruction {id} was in flight",
+                            result.id
+                        )));
+                    }
+                    Some(adapter_message::Kind::Hello(_)) => {
+                        return Ok(Err("a second hello".to_owned()));
+                    }
+                    None => return Ok(Err("an AdapterMessage with no kind set".to_owned())),
+                }
+            }
+        };
+        let outcome = tokio::time::timeout(limit, exchange).await;
+        match outcome {
+            Ok(Ok(Ok(result))) if !result.adapter_error.is_empty() => Err(AdapterError::Refused {
+                command: self.command.clone(),
+                reason: result.adapter_error,
+            }),
+            Ok(Ok(Ok(result))) => Ok(result),
+            Ok(Ok(Err(reason))) => {
+                let running = slot.take();
+                stop(running).await;
+                Err(AdapterError::Protocol {
+                    command: self.command.clone(),
+                    reason,
+                })
+            }
+            Ok(Err(frame)) => Err(self.ended_or_broken(slot.take(), frame).await),
+            Err(_) => {
+                stop(slot.take()).await;
+                Err(AdapterError::Stalled {
+                    command: self.command.clone(),
+                    limit,
+                })
+            }
+        }
+    }
+
+    /// After a frame error: the process's end, or what was wrong with the frame.
+    async fn ended_or_broken(&self, running: Option<Running>, frame: FrameError) -> AdapterError {
+        let status = match running {
+            Some(mut running) => {
+                let waited = tokio::time::timeout(Duration::from_secs(2), running.child.wait());
+                let status = match waited.await {
+                    Ok(Ok(status)) => Some(describe(status)),
+                    _ => None,
+                };
+                stop(Some(running)).await;
+                status
+            }
+            None => None,
+        };
+        match (status, frame) {
+            (Some(status), FrameError::Closed | FrameError::Io(_)) => AdapterError::Ended {
+                command: self.command.clone(),
+                status,
+                tail: self.tail_text(),
+            },
+            (_, frame) => AdapterError::Protocol {
+                command: self.command.clone(),
+                reason: frame.to_string(),
+            },
+        }
+    }
+
+    /// The last lines the adapter wrote to stderr.
+    pub fn tail_text(&self) -> String {
+        let tail = self
+            .tail
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        tail.iter().cloned().collect::<Vec<_>>().join("\n")
+    }
+
+    /// Closes the adapter's stdin (its signal to exit) and waits briefly.
+    pub async fn close(&self) {
+        let running = self.running.lock().await.take();
+        if let Some(Running {
+            mut child, stdin, ..
+        }) = running
+        {
+            drop(stdin);
+            if tokio::time::timeout(Duration::from_secs(5), child.wait())
+                .await
+                .is_err()
+            {
+                signal_group(child.id(), "-KILL");
+            }
+        }
+    }
+}
+
+/// Kills a process that broke the protocol or stalled.
+async fn stop(running: Option<Running>) {
+    if let Some(mut running) = running {
+        signal_group(running.child.id(), "-KILL");
+        let _ = tokio::time::timeout(Duration::from_secs(5), running.child.wait()).await;
+    }
+}
+
+/// Spawns the command and exchanges hellos.
+async fn launch(command: &str, tail: &Tail) -> Result<(Running, AdapterHello), AdapterError> {
+    let start_error = |reason: String| AdapterError::Start {
+        command: command.to_owned(),
+        reason,
+    };
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|err| start_error(err.to_string()))?;
+    if let Some(stderr) = child.stderr.take() {
+        collect(stderr, Arc::clone(tail));
+    }
+    let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        return Err(start_error("no stdin or stdout pipe".to_owned()));
+    };
+    let mut running = Running {
+        child,
+        stdin,
+        stdout: BufReader::new(stdout),
+    };
+    let hello = HarnessMessage {
+        kind: Some(harness_message::Kind::Hello(Hello {
+            protocol_version: PROTOCOL_VERSION,
+        })),
+    };
+    let greeting = async {
+        write_frame(&mut running.stdin, &hello).await?;
+        read_frame::<AdapterMessage>(&mut running.stdout, "AdapterMessage").await
+    };
+    let answer = match tokio::time::timeout(HELLO_LIMIT, greeting).await {
+        Ok(Ok(answer)) => answer,
+        Ok(Err(err)) => {
+            let status = tokio::time::timeout(Duration::from_secs(2), running.child.wait())
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .map_or_else(|| "still running".to_owned(), describe);
+            let text = tail
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .iter()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n");
+            stop(Some(running)).await;
+            return Err(start_error(format!(
+                "no hello ({err}; {status}); its last output:\n{text}"
+            )));
+        }
+        Err(_) => {
+            stop(Some(running)).await;
+            return Err(start_error(format!(
+                "no hello within {} s",
+                HELLO_LIMIT.as_secs()
+            )));
+        }
+    };
+    let Some(adapter_message::Kind::Hello(hello)) = answer.kind else {
+        stop(Some(running)).await;
+        return Err(AdapterError::Protocol {
+            command: command.to_owned(),
+            reason: "its first message was not a hello".to_owned(),
+        });
+    };
+    if hello.protocol_version != PROTOCOL_VERSION {
+        stop(Some(running)).await;
+        return Err(AdapterError::Version {
+            command: command.to_owned(),
+            adapter: hello.protocol_version,
+        });
+    }
+    Ok((running, hello))
+}

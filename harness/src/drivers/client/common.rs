@@ -1,0 +1,138 @@
+//! What the client drivers share: giving the adapter an instruction, reading
+//! the server's ledger, and turning a broken adapter into a verdict.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use conformance::proto::probe::client_observer_client::ClientObserverClient;
+use conformance::proto::probe::{
+    Instruction, InstructionResult, SeenCall, SeenRequest, SeenResponse, instruction,
+};
+
+use crate::client_target::AdapterError;
+use crate::drivers::prelude::*;
+use crate::verdict::{ReasonKind, Verdict};
+
+/// Time the adapter has, beyond the RPCs' own deadline, to report.
+pub(crate) const REPORT_MARGIN: Duration = Duration::from_secs(5);
+
+/// Gives the adapter `work` with every RPC's `deadline`; waits up to the
+/// deadline plus [`REPORT_MARGIN`], within the scenario's budget.
+pub(crate) async fn instruct(
+    ctx: &Ctx,
+    work: instruction::Work,
+    deadline: Duration,
+) -> Result<Result<InstructionResult, AdapterError>, DriverError> {
+    static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+    let client = ctx.target().client().ok_or_else(|| {
+        DriverError::harness("a client scenario ran with no client adapter attached")
+    })?;
+    let server = ctx
+        .target()
+        .dial
+        .uri
+        .trim_start_matches("http://")
+        .to_owned();
+    let instruction = Instruction {
+        id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+        server,
+        deadline_ms: u32::try_from(deadline.as_millis()).unwrap_or(u32::MAX),
+        work: Some(work),
+    };
+    let limit =
+        (deadline + REPORT_MARGIN).min(ctx.remaining().saturating_sub(Duration::from_secs(1)));
+    let span = ctx.timeline().start("adapter: instruction");
+    let result = client.adapter.run(instruction, limit).await;
+    span.end(result.is_ok());
+    Ok(result)
+}
+
+/// What the reference server saw under `name`, waiting up to `wait` for its
+/// streams to end.
+pub(crate) async fn seen(
+    ctx: &Ctx,
+    name: &str,
+    wait: Duration,
+) -> Result<SeenResponse, DriverError> {
+    let request = SeenRequest {
+        name: name.to_owned(),
+        wait_ms: u32::try_from(wait.as_millis()).unwrap_or(u32::MAX),
+    };
+    let mut observer = ClientObserverClient::new(ctx.control()?);
+    let answer = tokio::time::timeout(wait + Duration::from_secs(2), observer.seen(request)).await;
+    match answer {
+        Ok(Ok(response)) => Ok(response.into_inner()),
+        Ok(Err(status)) => Err(DriverError::harness(format!(
+            "ClientObserver.Seen failed: {status}"
+        ))),
+        Err(_) => Err(DriverError::harness("ClientObserver.Seen did not answer")),
+    }
+}
+
+/// A broken adapter with no proof of a violation: an `error` on the target
+/// (the adapter), with its stderr tail as evidence.
+pub(crate) fn adapter_broke(ctx: &Ctx, err: &AdapterError) -> Finding {
+    let tail = ctx
+        .target()
+        .client()
+        .map(|c| c.adapter.tail_text())
+        .unwrap_or_default();
+    let finding = Finding::with(Verdict::Error, ReasonKind::Target, err.to_string());
+    if tail.is_empty() {
+        finding
+    } else {
+        finding.evidence(format!("adapter stderr (last lines):\n{tail}"))
+    }
+}
+
+/// The server's view of a barrier group: calls that entered, that it
+/// released together, and the connections they came on.
+pub(crate) struct BarrierSeen {
+    pub entered: usize,
+    pub released: usize,
+    pub connections: BTreeSet<String>,
+}
+
+impl BarrierSeen {
+    pub(crate) fn of(calls: &[SeenCall]) -> Self {
+        Self {
+            entered: calls.len(),
+            released: calls.iter().filter(|call| call.released).count(),
+            connections: calls
+                .iter()
+                .map(|call| call.connection_id.clone())
+                .collect(),
+        }
+    }
+
+    /// The failure the server's view proves, if any, for `parties` calls
+    /// of one channel (`what` names them).
+    pub(crate) fn violation(&self, parties: usize, what: &str) -> Option<Finding> {
+        if self.connections.len() > 1 {
+            return Some(Finding::fail(format!(
+                "the {what} of one channel reached the server on {} connections: the channel does not share one connection",
+                self.connections.len()
+            )));
+        }
+        if self.released < parties {
+            return Some(Finding::fail(format!(
+                "only {} of {parties} {what} were released by the server's barrier ({} entered it in all): the channel did not have them in flight together",
+                self.released, self.entered
+            )));
+        }
+        None
+    }
+
+    pub(crate) fn record(&self, finding: Finding) -> Finding {
+        finding
+            .figure("entered", self.entered as f64)
+            .figure("released_together", self.released as f64)
+            .figure("connections", self.connections.len() as f64)
+            .evidence(format!(
+                "server: {} entered the barrier, {} released together, on {} connection(s)",
+                self.entered,
+                self.released,
+                self.connections.len()
+            ))
+    }
+}
