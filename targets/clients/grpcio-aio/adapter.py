@@ -147,9 +147,12 @@ async def run_exchange(instruction):
                         if response is grpc.aio.EOF:
                             return await finish(call, out)
                         if tally.take(response):
-                            call.cancel()
-                            tally.cancelled()
-                            return grpc.StatusCode.CANCELLED
+                            if call.cancel():
+                                tally.cancelled(True)
+                                return grpc.StatusCode.CANCELLED
+                            code = await call.code()
+                            tally.cancelled(False, code, await call.details())
+                            return code
                 except grpc.aio.AioRpcError as e:
                     out.code = work.status_code(e.code())
                     out.message = e.details() or ""

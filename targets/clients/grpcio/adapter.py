@@ -144,9 +144,12 @@ def run_exchange(instruction):
             try:
                 for response in call:
                     if tally.take(response):
-                        call.cancel()
-                        tally.cancelled()
-                        code = grpc.StatusCode.CANCELLED
+                        if call.cancel():
+                            tally.cancelled(True)
+                            code = grpc.StatusCode.CANCELLED
+                        else:
+                            code = call.code()
+                            tally.cancelled(False, code, call.details())
                         break
             except grpc.RpcError as e:
                 code = e.code()

@@ -100,9 +100,16 @@ class Tally:
             r.in_order = False
         return 0 < self.exchange.cancel_after <= r.received
 
-    def cancelled(self):
-        self.result.code = status_code(grpc.StatusCode.CANCELLED)
-        self.result.message = f"cancelled by the receiver after {self.result.received} responses"
+    def cancelled(self, cancel_took, code=None, details=""):
+        """Records the receiver's cancel: CANCELLED when cancel() took (it
+        returns False when the call had ended before, e.g. at its deadline;
+        then `code` and `details` are that end)."""
+        if cancel_took:
+            self.result.code = status_code(grpc.StatusCode.CANCELLED)
+            self.result.message = f"cancelled by the receiver after {self.result.received} responses"
+        else:
+            self.result.code = status_code(code)
+            self.result.message = details or ""
 
 
 class Budget:

@@ -84,9 +84,16 @@ func runExchange(in *pb.Instruction, ex *pb.Exchange) *pb.InstructionResult {
 			}
 			if ex.CancelAfter > 0 && out.Received >= ex.CancelAfter {
 				cancel()
-				out.Code = int32(codes.Canceled)
-				out.Message = fmt.Sprintf("cancelled by the receiver after %d responses", out.Received)
-				return
+				// The final status as the library gives it after the cancel:
+				// CANCELLED, unless the call had ended before (its deadline),
+				// in which case grpc-go still hands out buffered responses.
+				for {
+					if _, err := stream.Recv(); err != nil {
+						st := status.Convert(err)
+						out.Code, out.Message = int32(st.Code()), st.Message()
+						return
+					}
+				}
 			}
 		}
 	}

@@ -196,13 +196,10 @@ final class InterlockExchange
     synchronized (lock) {
       ExchangeResult.Builder b = ExchangeResult.newBuilder().setSent(sent).setHalfClosed(halfClosed)
           .setReceived(received).setInOrder(inOrder).setSenderError(senderError);
-      if (cancelledByReceiver) {
-        b.setCode(Status.Code.CANCELLED.value())
-            .setMessage("cancelled by the receiver after " + received + " responses");
-      } else {
-        b.setCode(end.getCode().value())
-            .setMessage(end.getDescription() == null ? "" : end.getDescription());
-      }
+      // After the receiver's cancel this is CANCELLED, unless the call had
+      // ended before (its deadline): the first end wins.
+      b.setCode(end.getCode().value())
+          .setMessage(end.getDescription() == null ? "" : end.getDescription());
       return b.build();
     }
   }
