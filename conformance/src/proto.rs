@@ -15,6 +15,23 @@ pub mod probe {
     tonic::include_proto!("conformance.v1");
 }
 
+/// `grpc.health.v1`: the standard health service, which most production
+/// servers expose (the health mode's only need).
+pub mod health {
+    #![allow(clippy::all, missing_docs)]
+    tonic::include_proto!("grpc.health.v1");
+}
+
+/// `grpc.reflection.v1`: server reflection, only as far as listing a
+/// server's services (the harness reports what a target serves).
+pub mod reflection {
+    #![allow(clippy::all, missing_docs)]
+    tonic::include_proto!("grpc.reflection.v1");
+}
+
+/// The path of Health.Check, for calls made without a generated client.
+pub const HEALTH_CHECK_PATH: &str = "/grpc.health.v1.Health/Check";
+
 /// Interop metadata a TestService echoes: this request header's value comes
 /// back as a response header.
 pub const ECHO_INITIAL: &str = "x-grpc-test-echo-initial";

@@ -82,7 +82,8 @@ pub async fn run_scenario(
     if let Some(reason) = subject_mismatch(scenario, target) {
         return (Finding::skip(reason), started.elapsed());
     }
-    if let Some(missing) = scenario.needs.iter().find(|need| !target.has(**need)) {
+    let needs = scenario.requirements();
+    if let Some(missing) = needs.iter().find(|need| !target.has(**need)) {
         let finding = Finding::skip(format!(
             "the target lacks the capability {:?}: it needs that {} (found: {})",
             missing.as_str(),
@@ -224,6 +225,32 @@ pub fn target_summary(
     expectations: &Expectations,
 ) -> TargetSummary {
     let info = target.info.clone().unwrap_or_default();
+    if let Some(client) = target.client().filter(|client| client.only_clients) {
+        let hello = client.adapter.hello();
+        return TargetSummary {
+            name: name.to_owned(),
+            description: format!(
+                "client adapter `{}`{}, observed by the embedded reference server",
+                client.adapter.command(),
+                if hello.defect.is_empty() {
+                    String::new()
+                } else {
+                    format!(" with the defect {}", hello.defect)
+                }
+            ),
+            implementation: hello.implementation.clone(),
+            version: hello.version.clone(),
+            threading: hello.api.clone(),
+            capabilities: Vec::new(),
+            advertised_max_streams: None,
+            handler_capacity: None,
+            expectations: expectations
+                .path
+                .as_ref()
+                .map(|path| path.display().to_string()),
+            role: crate::drivers::Subject::Client,
+        };
+    }
     TargetSummary {
         name: name.to_owned(),
         description: target.spec.describe(),
@@ -241,6 +268,7 @@ pub fn target_summary(
             .path
             .as_ref()
             .map(|path| path.display().to_string()),
+        role: crate::drivers::Subject::Server,
     }
 }
 

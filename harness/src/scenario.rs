@@ -82,7 +82,17 @@ pub enum Capability {
     /// embedded server, or a server command whose graceful stop is
     /// declared (graceful shutdown).
     Lifecycle,
+    /// grpc.health.v1.Health is implemented: the health mode's one need.
+    Health,
+    /// grpc.testing.TestService is implemented. Every scenario that does
+    /// not need `health` needs it implicitly (see [`Scenario::mode`]);
+    /// discovery sets it, scenario files do not name it.
+    TestService,
 }
+
+/// Where each implementation ships grpc.health.v1.Health, for the message
+/// to a server that has neither TestService nor Health.
+pub const HEALTH_IMPLEMENTATIONS: &str = "grpc-go: google.golang.org/grpc/health; grpcio: grpcio-health-checking; grpc-java: io.grpc:grpc-services HealthStatusManager; tonic: tonic-health; examples in targets/grpc-go-health and targets/grpcio-health";
 
 impl Capability {
     pub fn as_str(self) -> &'static str {
@@ -91,6 +101,8 @@ impl Capability {
             Capability::UnsafeHolds => "unsafe-holds",
             Capability::HalfDuplex => "half-duplex",
             Capability::Lifecycle => "lifecycle",
+            Capability::Health => "health",
+            Capability::TestService => "test-service",
         }
     }
 
@@ -106,6 +118,12 @@ impl Capability {
             Capability::HalfDuplex => "the server implements TestService.HalfDuplexCall",
             Capability::Lifecycle => {
                 "the harness starts the server (--server-cmd) and its graceful stop is declared: --graceful-stop SIGTERM (targets.toml: graceful_stop = \"SIGTERM\") if it refuses new RPCs, lets in-flight ones finish and exits 0 on that signal"
+            }
+            Capability::Health => {
+                "the server implements grpc.health.v1.Health (grpc-go: google.golang.org/grpc/health; grpcio: grpcio-health-checking; grpc-java: io.grpc:grpc-services HealthStatusManager; tonic: tonic-health; examples in targets/grpc-go-health and targets/grpcio-health)"
+            }
+            Capability::TestService => {
+                "the server implements grpc.testing.TestService (proto/grpc/testing/test.proto); without it the run is in health mode, where only the scenarios that need just grpc.health.v1.Health run"
             }
         }
     }
@@ -400,7 +418,55 @@ impl Catalog {
     }
 }
 
+/// Which servers a scenario runs against, by the service it speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Needs grpc.testing.TestService (most scenarios): a server without it
+    /// reports the scenario as `skip`.
+    TestService,
+    /// Needs only grpc.health.v1.Health: runs against a TestService server
+    /// that also has Health, and in health mode, against a server that has
+    /// Health alone.
+    Health,
+}
+
+impl Mode {
+    /// How `list` and `explain` name the servers it runs against.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Mode::TestService => "TestService mode",
+            Mode::Health => "health mode and TestService mode",
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::TestService => "test-service",
+            Mode::Health => "health",
+        }
+    }
+}
+
 impl Scenario {
+    /// Whether the scenario needs TestService or only the health service.
+    pub fn mode(&self) -> Mode {
+        if self.needs.contains(&Capability::Health) {
+            Mode::Health
+        } else {
+            Mode::TestService
+        }
+    }
+
+    /// What the scenario needs of a target: its file's `needs`, and
+    /// TestService unless it is a health scenario.
+    pub fn requirements(&self) -> Vec<Capability> {
+        let mut needs = self.needs.clone();
+        if self.mode() == Mode::TestService && !needs.contains(&Capability::TestService) {
+            needs.insert(0, Capability::TestService);
+        }
+        needs
+    }
+
     /// Every parameter the driver runs with, and whether the file chose it
     /// (false: the driver's default).
     pub fn effective_params(&self) -> Vec<(String, toml::Value, bool)> {

@@ -9,7 +9,9 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, OnceLock, RwLock};
 
 use conformance::server::ServerConfig;
+use harness::client_target::{Adapter, ClientUnderTest, reference_command};
 use harness::defects::AnyDefect;
+use harness::drivers::Subject;
 use harness::runner::run_scenario;
 use harness::scenario::{Catalog, Scenario};
 use harness::target::{TargetSession, TargetSpec};
@@ -27,21 +29,37 @@ fn runtime() -> &'static tokio::runtime::Runtime {
     })
 }
 
-async fn open(defects: &[AnyDefect]) -> Result<Arc<TargetSession>, Failed> {
+/// The embedded target with `defects`; with `adapter`, the suite's own
+/// client adapter (this package's binary, with its defect if one is given)
+/// is attached for the client scenarios.
+async fn open(defects: &[AnyDefect], adapter: bool) -> Result<Arc<TargetSession>, Failed> {
     let mut config = ServerConfig::default();
     let mut client = Vec::new();
+    let mut adapter_defect = None;
     for defect in defects {
         match defect {
             AnyDefect::Server(defect) => {
                 config.defects.insert(*defect);
             }
             AnyDefect::Client(defect) => client.push(*defect),
+            AnyDefect::Adapter(defect) => adapter_defect = Some(*defect),
         }
     }
-    TargetSession::open(TargetSpec::Embedded { config }, client)
+    let target = TargetSession::open(TargetSpec::Embedded { config }, client)
         .await
-        .map(Arc::new)
-        .map_err(|err| Failed::from(format!("cannot open the embedded target: {err}")))
+        .map_err(|err| Failed::from(format!("cannot open the embedded target: {err}")))?;
+    if adapter || adapter_defect.is_some() {
+        let exe = std::path::Path::new(env!("CARGO_BIN_EXE_grpc-conformance"));
+        let command = reference_command(exe, adapter_defect);
+        let adapter = Adapter::start(&command)
+            .await
+            .map_err(|err| Failed::from(format!("cannot start the reference adapter: {err}")))?;
+        target.attach_client(ClientUnderTest {
+            adapter: Arc::new(adapter),
+            only_clients: false,
+        });
+    }
+    Ok(Arc::new(target))
 }
 
 /// The runner's rule for running scenarios side by side, kept by the test
@@ -69,7 +87,7 @@ fn healthy() -> Result<Arc<TargetSession>, Failed> {
     if let Some(target) = HEALTHY.get() {
         return Ok(Arc::clone(target));
     }
-    let target = runtime().block_on(open(&[]))?;
+    let target = runtime().block_on(open(&[], true))?;
     Ok(Arc::clone(HEALTHY.get_or_init(|| target)))
 }
 
@@ -107,7 +125,8 @@ fn fails_against(
     name: String,
 ) -> Result<(), Failed> {
     let finding = runtime().block_on(async {
-        let target = open(&defects).await?;
+        let client = scenario.driver.subject == Subject::Client;
+        let target = open(&defects, client).await?;
         let (finding, _) = run_scenario(&scenario, &target, 1, false).await;
         target.close().await;
         Ok::<_, Failed>(finding)

@@ -40,6 +40,9 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
     /// Deliberate faults (for the suite's self-tests).
     pub defects: BTreeSet<Defect>,
+    /// Serves grpc.health.v1.Health alone, as a production server without
+    /// TestService does (the harness's health mode is tested against it).
+    pub health_only: bool,
 }
 
 impl Default for ServerConfig {
@@ -54,6 +57,7 @@ impl Default for ServerConfig {
             worker_threads: None,
             shutdown_grace: Duration::from_secs(10),
             defects: BTreeSet::new(),
+            health_only: false,
         }
     }
 }

@@ -47,11 +47,14 @@ pub enum Defect {
     HeadersAfterFirstMessage,
     /// A handler that ends with an error status tears down its connection.
     FailureKillsConnection,
+    /// grpc.health.v1.Health handlers run one at a time, server-wide: a
+    /// Watch stream held open stalls every other health call.
+    HealthOneAtATime,
 }
 
 impl Defect {
     /// Every defect, in a stable order.
-    pub const ALL: [Defect; 14] = [
+    pub const ALL: [Defect; 15] = [
         Defect::SerializePerConnection,
         Defect::SingleWorker,
         Defect::PanicKillsConnection,
@@ -66,6 +69,7 @@ impl Defect {
         Defect::HalfDuplexAnswersEarly,
         Defect::HeadersAfterFirstMessage,
         Defect::FailureKillsConnection,
+        Defect::HealthOneAtATime,
     ];
 
     /// The name used on the command line and in scenario self-tests.
@@ -85,6 +89,7 @@ impl Defect {
             Defect::HalfDuplexAnswersEarly => "half-duplex-answers-early",
             Defect::HeadersAfterFirstMessage => "headers-after-first-message",
             Defect::FailureKillsConnection => "failure-kills-connection",
+            Defect::HealthOneAtATime => "health-one-at-a-time",
         }
     }
 
@@ -105,6 +110,7 @@ impl Defect {
             Defect::HalfDuplexAnswersEarly => "HalfDuplexCall answers before half-close",
             Defect::HeadersAfterFirstMessage => "FullDuplexCall sends headers only after a request",
             Defect::FailureKillsConnection => "an error status closes the whole connection",
+            Defect::HealthOneAtATime => "health handlers run one at a time (a Watch stalls Check)",
         }
     }
 }

@@ -27,9 +27,11 @@ use super::Shared;
 use super::client_observer::Observer;
 use super::connection::ConnectionInfo;
 use super::defects::Defect;
+use super::health_service::HealthService;
 use super::probe_service::Probe;
 use super::test_service::Interop;
 use crate::proto::grpc_testing::test_service_server::TestServiceServer;
+use crate::proto::health::health_server::HealthServer;
 use crate::proto::probe::client_observer_server::ClientObserverServer;
 use crate::proto::probe::probe_service_server::ProbeServiceServer;
 
@@ -40,9 +42,14 @@ pub(crate) use crate::proto::{ECHO_INITIAL, ECHO_TRAILING};
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct CallDeadline(pub Duration);
 
-/// The router serving the three services, with the configured message limits.
+/// The router serving the services, with the configured message limits:
+/// Health alone for a health-only server, otherwise all four.
 pub(crate) fn routes(shared: &Arc<Shared>) -> Routes {
     let limit = shared.config.max_message_bytes;
+    let health = HealthServer::new(HealthService::new(Arc::clone(shared)));
+    if shared.config.health_only {
+        return Routes::new(health);
+    }
     let test = TestServiceServer::new(Interop::new(Arc::clone(shared)))
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
@@ -52,7 +59,10 @@ pub(crate) fn routes(shared: &Arc<Shared>) -> Routes {
     let observer = ClientObserverServer::new(Observer::new(Arc::clone(shared)))
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
-    Routes::new(test).add_service(probe).add_service(observer)
+    Routes::new(test)
+        .add_service(probe)
+        .add_service(health)
+        .add_service(observer)
 }
 
 /// The service hyper calls for every request of one connection.

@@ -1,7 +1,6 @@
-//! The tonic reference server: TestService, ProbeService and ClientObserver
-//! served over
-//! HTTP/2 connections that this module accepts itself, so that every request
-//! knows its connection (ProbeService's connection identity) and the defect
+//! The tonic reference server: TestService, ProbeService, Health and
+//! ClientObserver served over HTTP/2 connections that this module accepts
+//! itself, so that every request knows its connection (ProbeService's connection identity) and the defect
 //! modes can act per connection.
 
 mod client_observer;
@@ -9,6 +8,7 @@ mod config;
 mod connection;
 mod defects;
 mod dispatch;
+mod health_service;
 mod probe_service;
 mod test_service;
 
@@ -46,6 +46,8 @@ pub(crate) struct Shared {
     pub seen: Arc<client_observer::Seen>,
     /// The `shared-request-state` defect's one slot for "this request's" echo.
     pub leaked_echo: std::sync::Mutex<Option<http::HeaderValue>>,
+    /// The `health-one-at-a-time` defect's one permit for health handlers.
+    pub health_gate: Arc<tokio::sync::Semaphore>,
 }
 
 /// A server bound to its address, not yet serving.
@@ -73,6 +75,7 @@ impl BoundServer {
                 outcomes: crate::sync::shim::Arc::new(OutcomeRecorder::new()),
                 seen: Arc::new(client_observer::Seen::default()),
                 leaked_echo: std::sync::Mutex::new(None),
+                health_gate: Arc::new(tokio::sync::Semaphore::new(1)),
             }),
         })
     }

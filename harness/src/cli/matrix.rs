@@ -9,12 +9,15 @@ use std::sync::Arc;
 use clap::Args;
 
 use super::progress::Progress;
+use super::site::{Publication, publish};
 use super::{Selection, exit};
 use crate::expectations::Expectations;
-use crate::report::{Report, ReportFiles, matrix, write_atomic};
+use crate::report::{Report, ReportFiles};
 use crate::runner::{self, RunConfig};
 use crate::scenario::Scenario;
-use crate::target::{TargetEntry, TargetSession, TargetsFile};
+use crate::target::TargetsFile;
+
+use super::matrix_entry::Entry;
 
 #[derive(Debug, Clone, Args)]
 pub struct MatrixArgs {
@@ -27,8 +30,11 @@ pub struct MatrixArgs {
     /// Do not run the install commands (use what is installed).
     #[arg(long)]
     pub skip_install: bool,
-    /// Output directory for what is published: <out>/<target>/report.{json,md,html}
-    /// (no timeline spans: the full reports have them) and the matrix.
+    /// Output directory for what is published: the site (index.html,
+    /// matrix.json, badges/, README.md; the matrix.json it replaces becomes
+    /// matrix.previous.json, for "changed since") and
+    /// <out>/<target>/report.{json,html} (no timeline spans: the full
+    /// reports have them).
     #[arg(long, value_name = "DIR", default_value = "reports")]
     pub out: PathBuf,
     /// Output directory for the full reports (every timeline span, JUnit):
@@ -57,8 +63,8 @@ pub fn matrix(args: MatrixArgs) -> u8 {
             return exit::USAGE;
         }
     };
-    let entries = match file.select(&args.only, &args.targets) {
-        Ok(entries) => entries,
+    let (servers, clients) = match file.select(&args.only, &args.targets) {
+        Ok(selected) => selected,
         Err(err) => {
             super::error(err);
             return exit::USAGE;
@@ -76,31 +82,30 @@ pub fn matrix(args: MatrixArgs) -> u8 {
         Err(code) => return code,
     };
     let mut outcomes = Outcomes::default();
+    let entries = servers
+        .into_iter()
+        .map(Entry::Server)
+        .chain(clients.into_iter().map(Entry::Client));
     for entry in entries {
-        eprintln!(
-            "\n== {}: {} (services: {})",
-            entry.name,
-            entry.description,
-            entry.services.join(", ")
-        );
-        let expectations = match super::load_expectations(entry.expectations.as_deref(), &catalog) {
-            Ok(expectations) => expectations,
-            Err(code) => return code,
-        };
+        eprintln!("\n== {}", entry.heading());
+        let expectations =
+            match super::load_expectations(entry.expectations().map(PathBuf::as_path), &catalog) {
+                Ok(expectations) => expectations,
+                Err(code) => return code,
+            };
         let version = match install(entry, args.skip_install) {
             Ok(version) => version,
             Err(err) => {
                 eprintln!("skipped: {err}");
-                outcomes.not_run.push((entry.name.clone(), err));
+                outcomes.not_run.push((entry.name().to_owned(), err));
                 continue;
             }
         };
-        let files = ReportFiles::new(args.full_out.join(&entry.name));
-        let published = ReportFiles::new(args.out.join(&entry.name));
+        let files = ReportFiles::new(args.full_out.join(entry.folder()));
         let run = runtime.block_on(run_target(
             entry,
             &version,
-            &scenarios,
+            &entry.scenarios(&scenarios),
             &args,
             expectations,
             &files,
@@ -109,20 +114,12 @@ pub fn matrix(args: MatrixArgs) -> u8 {
             Ok(report) => report,
             Err(err) => {
                 eprintln!("skipped: {err}");
-                outcomes.not_run.push((entry.name.clone(), err));
+                outcomes.not_run.push((entry.name().to_owned(), err));
                 continue;
             }
         };
-        let written = files
-            .write_all(&report)
-            .map_err(|err| (files.dir.clone(), err))
-            .and_then(|_| {
-                published
-                    .write_published(&report)
-                    .map_err(|err| (published.dir.clone(), err))
-            });
-        if let Err((dir, err)) = written {
-            super::error(format!("cannot write {}: {err}", dir.display()));
+        if let Err(err) = files.write_all(&report) {
+            super::error(format!("cannot write {}: {err}", files.dir.display()));
             return exit::USAGE;
         }
         eprintln!("{}", summary_line(&report));
@@ -132,14 +129,19 @@ pub fn matrix(args: MatrixArgs) -> u8 {
             break;
         }
     }
-    if let Err(err) = write_matrix(&args.out, &outcomes) {
-        super::error(format!(
-            "cannot write the matrix to {}: {err}",
-            args.out.display()
-        ));
+    let publication = Publication {
+        out: &args.out,
+        reports: &outcomes.reports,
+        title: "gRPC concurrency conformance: compatibility matrix",
+        previous: None,
+        rotate: true,
+        not_run: &outcomes.not_run,
+    };
+    if let Err(err) = publish(&publication) {
+        super::error(format!("cannot publish to {}: {err}", args.out.display()));
         return exit::USAGE;
     }
-    eprintln!("\nwrote {}", args.out.join("README.md").display());
+    eprintln!("\nwrote {}", args.out.join("index.html").display());
     let failed = outcomes
         .reports
         .iter()
@@ -153,9 +155,9 @@ pub fn matrix(args: MatrixArgs) -> u8 {
 }
 
 /// Installs the target (unless told not to) and reads its version.
-fn install(entry: &TargetEntry, skip_install: bool) -> Result<String, String> {
+fn install(entry: Entry<'_>, skip_install: bool) -> Result<String, String> {
     if !skip_install {
-        eprintln!("installing: {}", entry.install);
+        eprintln!("installing: {}", entry.install_command());
         entry
             .install()
             .map_err(|err| format!("install failed: {err}"))?;
@@ -168,7 +170,7 @@ fn install(entry: &TargetEntry, skip_install: bool) -> Result<String, String> {
 /// Starts the target, runs the catalog against it one scenario at a time
 /// (each server's own capacity is under test) and stops it.
 async fn run_target(
-    entry: &TargetEntry,
+    entry: Entry<'_>,
     version: &str,
     scenarios: &[Arc<Scenario>],
     args: &MatrixArgs,
@@ -180,14 +182,10 @@ async fn run_target(
         jobs: 1,
         restart_on_exit: true,
         expectations,
-        target_name: entry.name.clone(),
+        target_name: entry.name().to_owned(),
         command_line: entry.command_line(),
     };
-    let target = Arc::new(
-        TargetSession::open(entry.spec(), Vec::new())
-            .await
-            .map_err(|err| err.to_string())?,
-    );
+    let target = entry.open().await?;
     let mut progress = Progress::new(scenarios.len() * config.repeat as usize);
     let mut report = runner::run(
         scenarios,
@@ -200,45 +198,29 @@ async fn run_target(
     .await;
     progress.finish();
     target.close().await;
-    report.target.name = entry.name.clone();
+    report.target.name = entry.name().to_owned();
     if report.target.version.is_empty() || !version.starts_with("unknown") {
         report.target.version = version.to_owned();
     }
-    report.target.description = entry.description.clone();
+    report.target.description = entry.description().to_owned();
     Ok(report)
 }
 
 fn summary_line(report: &Report) -> String {
     let s = &report.summary;
     format!(
-        "{}: {} pass, {} fail, {} skip, {} error ({} known failures, {} unexpected)",
+        "{}{}: {} pass, {} fail, {} skip, {} error ({} known failures, {} unexpected)",
         report.target.name,
+        if report.target.role.is_server() {
+            ""
+        } else {
+            " (client)"
+        },
         s.pass,
         s.fail,
         s.skip,
         s.error,
         s.expected_failures,
         s.unexpected_failures + s.unexpected_passes
-    )
-}
-
-/// Writes `<out>/README.md` and `<out>/matrix.html`.
-fn write_matrix(out: &std::path::Path, outcomes: &Outcomes) -> std::io::Result<()> {
-    let title = "gRPC concurrency conformance: compatibility matrix";
-    let mut readme = matrix::render_markdown(&outcomes.reports, title);
-    if !outcomes.not_run.is_empty() {
-        readme.push_str("\n## Targets not run\n\n");
-        for (name, why) in &outcomes.not_run {
-            readme.push_str(&format!("- **{name}**: {}\n", why.replace('\n', " ")));
-        }
-    }
-    readme.push_str(&format!(
-        "\nEach target's report: `{0}/<target>/report.md` (also `.html`, `.json`; without timeline spans; the full reports, with timelines and JUnit files, are written to `--full-out`). Regenerate with `scripts/matrix.sh` (installs every target, then `grpc-conformance matrix`).\n",
-        out.display()
-    ));
-    write_atomic(&out.join("README.md"), readme.as_bytes())?;
-    write_atomic(
-        &out.join("matrix.html"),
-        matrix::render_html(&outcomes.reports, title).as_bytes(),
     )
 }

@@ -4,11 +4,13 @@ mod client_adapter;
 mod contract;
 mod explore;
 mod matrix;
+mod matrix_entry;
 mod progress;
 mod report_cmd;
 mod run;
 mod serve;
 mod show;
+mod site;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

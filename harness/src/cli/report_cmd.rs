@@ -1,4 +1,4 @@
-//! `grpc-conformance report`: a compatibility matrix from several JSON
+//! `grpc-conformance report`: the compatibility site from several JSON
 //! reports (`merge`), and the published copies of full reports (`publish`).
 
 use std::path::PathBuf;
@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use super::exit;
-use crate::report::{ReportFiles, matrix, read, write_atomic};
+use super::site::{Publication, publish};
+use crate::report::site::links::folder_name;
+use crate::report::{ReportFiles, read};
 
 #[derive(Debug, Clone, Args)]
 pub struct ReportArgs {
@@ -16,15 +18,23 @@ pub struct ReportArgs {
 
 #[derive(Debug, Clone, Subcommand)]
 pub enum ReportCommand {
-    /// Merge JSON reports (one per target) into a compatibility matrix
-    /// (matrix.md and matrix.html).
+    /// Merge JSON reports (one per target, full or published) into the
+    /// compatibility site: <out>/index.html, matrix.json, badges/<target>.svg,
+    /// README.md (the matrix in Markdown) and each target's published report
+    /// <out>/<target>/report.{json,html} that the site links to. Runs
+    /// nothing: `report merge reports/*/report.json --out reports`
+    /// regenerates the committed site.
     Merge {
-        /// JSON reports written by `run`.
+        /// JSON reports written by `run`, `matrix` or `report publish`.
         #[arg(required = true)]
         reports: Vec<PathBuf>,
         /// Output directory.
         #[arg(long, value_name = "DIR", default_value = "out")]
         out: PathBuf,
+        /// The previous matrix.json, for "changed since" (default:
+        /// <out>/matrix.previous.json, if there is one).
+        #[arg(long, value_name = "FILE")]
+        previous: Option<PathBuf>,
         /// Title of the matrix.
         #[arg(
             long,
@@ -33,8 +43,8 @@ pub enum ReportCommand {
         title: String,
     },
     /// Write the published copies of full JSON reports (as the matrix
-    /// writes to reports/): <out>/<target>/report.{json,md,html}, without
-    /// timeline spans.
+    /// writes to reports/): <out>/<target>/report.{json,html}, without
+    /// timeline spans (no site: `merge` writes that).
     Publish {
         /// Full JSON reports written by `run` or `matrix --full-out`.
         #[arg(required = true)]
@@ -43,21 +53,6 @@ pub enum ReportCommand {
         #[arg(long, value_name = "DIR", default_value = "reports")]
         out: PathBuf,
     },
-}
-
-/// A target's name as one folder name: path separators and leading dots
-/// (a report is a file someone else may have written) become `_`.
-fn folder_name(target: &str) -> String {
-    let name: String = target
-        .chars()
-        .map(|c| if c == '/' || c == '\\' { '_' } else { c })
-        .collect();
-    let name = name.trim_start_matches('.');
-    if name.is_empty() {
-        "target".to_owned()
-    } else {
-        name.to_owned()
-    }
 }
 
 fn read_all(paths: &[PathBuf]) -> Result<Vec<crate::report::Report>, String> {
@@ -70,6 +65,7 @@ pub fn report(args: ReportArgs) -> u8 {
             reports,
             out,
             title,
+            previous,
         } => {
             let loaded = match read_all(&reports) {
                 Ok(loaded) => loaded,
@@ -78,20 +74,23 @@ pub fn report(args: ReportArgs) -> u8 {
                     return exit::USAGE;
                 }
             };
-            let markdown = out.join("matrix.md");
-            let html = out.join("matrix.html");
-            let written = write_atomic(
-                &markdown,
-                matrix::render_markdown(&loaded, &title).as_bytes(),
-            )
-            .and_then(|()| write_atomic(&html, matrix::render_html(&loaded, &title).as_bytes()));
-            match written {
-                Ok(()) => {
-                    eprintln!("wrote {}\nwrote {}", markdown.display(), html.display());
+            let publication = Publication {
+                out: &out,
+                reports: &loaded,
+                title: &title,
+                previous: previous.as_deref(),
+                rotate: false,
+                not_run: &[],
+            };
+            match publish(&publication) {
+                Ok(written) => {
+                    for path in written {
+                        eprintln!("wrote {}", path.display());
+                    }
                     exit::OK
                 }
                 Err(err) => {
-                    super::error(format!("cannot write to {}: {err}", out.display()));
+                    super::error(err);
                     exit::USAGE
                 }
             }
@@ -114,19 +113,5 @@ pub fn report(args: ReportArgs) -> u8 {
             }
             exit::OK
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::folder_name;
-
-    #[test]
-    fn a_target_name_stays_one_folder() {
-        assert_eq!(folder_name("grpc-go"), "grpc-go");
-        assert_eq!(folder_name("../../etc"), "_.._etc");
-        assert_eq!(folder_name("a/b"), "a_b");
-        assert_eq!(folder_name(""), "target");
-        assert_eq!(folder_name(".."), "target");
     }
 }

@@ -35,12 +35,25 @@ pub struct TargetArgs {
     /// skipped. See docs/client-adapters.md to write an adapter.
     #[arg(long, value_name = "CMD", conflicts_with_all = ["target", "server_cmd"])]
     pub client_cmd: Option<String>,
-    /// CA certificate (PEM) for an https:// target.
+    /// CA certificate(s) (PEM) that an https:// target's certificate must
+    /// be issued by; the server's own self-signed certificate works too.
+    /// Default: the system's CA store.
     #[arg(long, value_name = "FILE", requires = "target")]
     pub ca_cert: Option<PathBuf>,
-    /// TLS server name to verify for an https:// target.
+    /// TLS server name to verify for an https:// target (default: the
+    /// target's host), as grpcurl's -servername / -authority.
     #[arg(long, value_name = "NAME", requires = "target")]
     pub server_name: Option<String>,
+    /// Client certificate chain (PEM) for mutual TLS; with --client-key.
+    #[arg(long, value_name = "FILE", requires_all = ["target", "client_key"])]
+    pub client_cert: Option<PathBuf>,
+    /// Private key (PEM) of --client-cert.
+    #[arg(long, value_name = "FILE", requires_all = ["target", "client_cert"])]
+    pub client_key: Option<PathBuf>,
+    /// Do not verify the https:// target's certificate (test servers only;
+    /// the report's target section says so), as grpcurl's -insecure.
+    #[arg(long, requires = "target", conflicts_with = "ca_cert")]
+    pub insecure_skip_verify: bool,
     /// Declares that the --server-cmd server stops gracefully on this
     /// signal (SIGTERM or SIGINT): it refuses new RPCs, lets those in
     /// flight finish, and exits 0. Scenarios that stop a private instance
@@ -102,8 +115,13 @@ impl TargetArgs {
             }
             return Ok(TargetSpec::Address {
                 uri: uri.trim_end_matches('/').to_owned(),
-                ca_cert: self.ca_cert.clone(),
-                server_name: self.server_name.clone(),
+                tls: crate::client::TlsOptions {
+                    ca_cert: self.ca_cert.clone(),
+                    server_name: self.server_name.clone(),
+                    client_cert: self.client_cert.clone(),
+                    client_key: self.client_key.clone(),
+                    insecure_skip_verify: self.insecure_skip_verify,
+                },
             });
         }
         if let Some(command) = &self.server_cmd {
@@ -310,6 +328,14 @@ pub(crate) async fn open_target(args: &TargetArgs) -> Result<Arc<TargetSession>,
             .map(|n| format!("; advertises {n} concurrent streams"))
             .unwrap_or_default()
     );
+    if let Some(services) = &target.services {
+        eprintln!("services (server reflection): {}", services.join(", "));
+    }
+    if !target.has(crate::scenario::Capability::TestService) {
+        eprintln!(
+            "mode: health (the target implements grpc.health.v1.Health but not grpc.testing.TestService): only the scenarios that need just the health service run; every other one is reported as `skip` with the reason"
+        );
+    }
     if let Some(capacity) = &target.handler_capacity {
         eprintln!("handler capacity: {capacity}");
     }

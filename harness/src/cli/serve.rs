@@ -44,6 +44,10 @@ pub struct ServerOptions {
     /// the suite's self-tests. `grpc-conformance list --defects` lists them.
     #[arg(long = "defect", value_name = "NAME")]
     pub defects: Vec<String>,
+    /// Serve grpc.health.v1.Health alone, as a production server without
+    /// TestService does (the harness then runs in health mode).
+    #[arg(long)]
+    pub health_only: bool,
 }
 
 impl ServerOptions {
@@ -70,6 +74,7 @@ impl ServerOptions {
             max_message_bytes: self.max_message_bytes,
             worker_threads: self.worker_threads,
             defects,
+            health_only: self.health_only,
             ..ServerConfig::default()
         })
     }

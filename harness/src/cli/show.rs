@@ -37,7 +37,12 @@ pub fn list(args: &ListArgs) -> u8 {
                 } else {
                     format!(" [needs {}]", needs(&scenario))
                 };
-                println!("{:<44} {}{needs}", scenario.id, scenario.title);
+                println!(
+                    "{:<44} {:<12} {}{needs}",
+                    scenario.id,
+                    scenario.mode().as_str(),
+                    scenario.title
+                );
             }
             exit::OK
         }
@@ -98,6 +103,16 @@ pub fn explain(args: &ExplainArgs) -> u8 {
         }
         println!();
     }
+    println!(
+        "Runs in: {} ({})\n",
+        scenario.mode().describe(),
+        match scenario.mode() {
+            crate::scenario::Mode::TestService =>
+                "a server without grpc.testing.TestService reports it as `skip`",
+            crate::scenario::Mode::Health =>
+                "it needs only grpc.health.v1.Health, so it runs against servers without TestService too",
+        }
+    );
     if !scenario.needs.is_empty() {
         println!(
             "Needs: {} (a target without them reports `skip` with the reason)\n",

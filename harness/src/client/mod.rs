@@ -1,22 +1,26 @@
 //! Client channels to a target: one HTTP/2 connection per channel, with the
 //! connections counted on the client side (a counting connector), TLS when
-//! the target asks for it, and the client-side defect modes. Every call goes
+//! the target asks for it (done by the connector itself, see [`tls`]), and
+//! the client-side defect modes. Every call goes
 //! through [`Channel`], which behaves as gRPC's own clients do towards a
 //! server's stream limit.
 
 mod cancellable;
 mod channel;
 mod replay;
+pub mod tls;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use hyper_util::rt::TokioIo;
-use tonic::transport::{ClientTlsConfig, Endpoint, Uri};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tonic::transport::{Endpoint, Uri};
 
 pub use cancellable::cancellable_bidi;
 pub use channel::{Channel, is_refused};
+pub use tls::{Tls, TlsOptions};
 
 use crate::defects::ClientDefect;
 
@@ -25,7 +29,8 @@ use crate::defects::ClientDefect;
 pub struct Dial {
     /// `http://host:port` or `https://host:port`.
     pub uri: String,
-    pub tls: Option<ClientTlsConfig>,
+    /// The TLS client for an https:// target.
+    pub tls: Option<Tls>,
     pub client_defects: Vec<ClientDefect>,
 }
 
@@ -43,6 +48,7 @@ pub struct ChannelOptions {
 pub struct ClientChannel {
     channel: Channel,
     endpoint: Endpoint,
+    tls: Option<Tls>,
     connections: Arc<AtomicUsize>,
     refused: Arc<AtomicUsize>,
     per_clone: bool,
@@ -72,9 +78,6 @@ impl Dial {
         if let Some(timeout) = options.timeout {
             endpoint = endpoint.timeout(timeout);
         }
-        if let Some(tls) = &self.tls {
-            endpoint = endpoint.tls_config(tls.clone())?;
-        }
         Ok(endpoint)
     }
 
@@ -86,10 +89,11 @@ impl Dial {
         let endpoint = self.endpoint(options)?;
         let connections = Arc::new(AtomicUsize::new(0));
         let refused = Arc::new(AtomicUsize::new(0));
-        let channel = counted(&endpoint, &connections, &refused);
+        let channel = counted(&endpoint, self.tls.as_ref(), &connections, &refused);
         Ok(ClientChannel {
             channel,
             endpoint,
+            tls: self.tls.clone(),
             connections,
             refused,
             per_clone: self.client_defects.contains(&ClientDefect::ChannelPerClone),
@@ -97,22 +101,35 @@ impl Dial {
     }
 }
 
-/// A lazily connecting channel whose connector counts TCP connections.
+/// A connection's byte stream, plaintext or TLS.
+trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
+
+/// A lazily connecting channel whose connector counts TCP connections and
+/// does the TLS handshake for an https:// target.
 fn counted(
     endpoint: &Endpoint,
+    tls: Option<&Tls>,
     connections: &Arc<AtomicUsize>,
     refused: &Arc<AtomicUsize>,
 ) -> Channel {
     let connections = Arc::clone(connections);
+    let tls = tls.cloned();
     let connector = tower::service_fn(move |uri: Uri| {
         let connections = Arc::clone(&connections);
+        let tls = tls.clone();
         async move {
             let host = uri.host().unwrap_or("127.0.0.1").trim_matches(['[', ']']);
-            let port = uri.port_u16().unwrap_or(80);
+            let default_port = if tls.is_some() { 443 } else { 80 };
+            let port = uri.port_u16().unwrap_or(default_port);
             let stream = tokio::net::TcpStream::connect((host, port)).await?;
             stream.set_nodelay(true)?;
             connections.fetch_add(1, Ordering::SeqCst);
-            Ok::<_, std::io::Error>(TokioIo::new(stream))
+            let io: Box<dyn Io> = match &tls {
+                Some(tls) => Box::new(tls.connect(stream).await?),
+                None => Box::new(stream),
+            };
+            Ok::<_, std::io::Error>(TokioIo::new(io))
         }
     });
     let shared = channel::Shared::new(Arc::clone(refused));
@@ -127,7 +144,12 @@ impl ClientChannel {
     /// `client:channel-per-clone` defect, a new connection).
     pub fn handle(&self) -> Channel {
         if self.per_clone {
-            counted(&self.endpoint, &self.connections, &self.refused)
+            counted(
+                &self.endpoint,
+                self.tls.as_ref(),
+                &self.connections,
+                &self.refused,
+            )
         } else {
             self.channel.clone()
         }

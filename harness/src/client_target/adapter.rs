@@ -50,6 +50,22 @@ struct Running {
     child: Child,
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
+    /// The stderr collector: done once the process has closed stderr.
+    stderr: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Waits (briefly) for the process to end and its stderr to be read to
+    /// the end; its exit status, if it ended.
+    async fn ended(&mut self) -> Option<String> {
+        let status = tokio::time::timeout(Duration::from_secs(2), self.child.wait())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .map(describe)?;
+        let _ = tokio::time::timeout(Duration::from_secs(1), &mut self.stderr).await;
+        Some(status)
+    }
 }
 
 /// The adapter of a client-mode run.
@@ -161,11 +177,7 @@ impl Adapter {
     async fn ended_or_broken(&self, running: Option<Running>, frame: FrameError) -> AdapterError {
         let status = match running {
             Some(mut running) => {
-                let waited = tokio::time::timeout(Duration::from_secs(2), running.child.wait());
-                let status = match waited.await {
-                    Ok(Ok(status)) => Some(describe(status)),
-                    _ => None,
-                };
+                let status = running.ended().await;
                 stop(Some(running)).await;
                 status
             }
@@ -235,16 +247,16 @@ async fn launch(command: &str, tail: &Tail) -> Result<(Running, AdapterHello), A
         .kill_on_drop(true)
         .spawn()
         .map_err(|err| start_error(err.to_string()))?;
-    if let Some(stderr) = child.stderr.take() {
-        collect(stderr, Arc::clone(tail));
-    }
-    let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
-        return Err(start_error("no stdin or stdout pipe".to_owned()));
+    let (Some(stdin), Some(stdout), Some(stderr)) =
+        (child.stdin.take(), child.stdout.take(), child.stderr.take())
+    else {
+        return Err(start_error("no stdin, stdout or stderr pipe".to_owned()));
     };
     let mut running = Running {
         child,
         stdin,
         stdout: BufReader::new(stdout),
+        stderr: collect(stderr, Arc::clone(tail)),
     };
     let hello = HarnessMessage {
         kind: Some(harness_message::Kind::Hello(Hello {
@@ -258,11 +270,14 @@ async fn launch(command: &str, tail: &Tail) -> Result<(Running, AdapterHello), A
     let answer = match tokio::time::timeout(HELLO_LIMIT, greeting).await {
         Ok(Ok(answer)) => answer,
         Ok(Err(err)) => {
-            let status = tokio::time::timeout(Duration::from_secs(2), running.child.wait())
-                .await
-                .ok()
-                .and_then(Result::ok)
-                .map_or_else(|| "still running".to_owned(), describe);
+            let status = running.ended().await;
+            let what = match (&err, &status) {
+                (FrameError::Closed, Some(status)) => {
+                    format!("it ended before its hello ({status})")
+                }
+                (_, Some(status)) => format!("no hello ({err}; then it ended, {status})"),
+                (_, None) => format!("no hello: {err}"),
+            };
             let text = tail
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -272,7 +287,7 @@ async fn launch(command: &str, tail: &Tail) -> Result<(Running, AdapterHello), A
                 .join("\n");
             stop(Some(running)).await;
             return Err(start_error(format!(
-                "no hello ({err}; {status}); its last output:\n{text}"
+                "{what}. An adapter waits for the harness's hello on stdin and answers on stdout (proto/conformance/v1/client.proto). Its last output:\n{text}"
             )));
         }
         Err(_) => {

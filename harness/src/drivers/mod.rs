@@ -29,14 +29,19 @@ pub use tally::*;
 use crate::verdict::{Finding, ReasonKind, Verdict};
 
 /// What a scenario checks: a server or a client library.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Subject {
+    #[default]
     Server,
     Client,
 }
 
 impl Subject {
+    pub fn is_server(&self) -> bool {
+        *self == Subject::Server
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Subject::Server => "server",
@@ -171,6 +176,7 @@ const fn spec<D: Driver>() -> DriverSpec {
 mod channel;
 mod client;
 mod handler;
+mod health;
 mod stream;
 
 macro_rules! registry {
@@ -212,6 +218,9 @@ registry! {
     handler::stalled_reader::StalledReader,
     handler::echo_metadata::EchoMetadata,
     handler::graceful_shutdown::GracefulShutdown,
+    // health (health mode: grpc.health.v1.Health only)
+    health::watch_held_open::WatchHeldOpen,
+    health::beyond_limit::BeyondLimit,
     // client mode
     client::gather::Gather,
     client::stubs::Stubs,

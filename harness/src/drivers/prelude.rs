@@ -16,7 +16,8 @@ pub use super::probe::{
     observe, quick_rpc, read_gauge, unanswered_while_held, wait_gauge, wait_running,
 };
 pub use super::requests::{
-    MAX_MESSAGE, hold_request, output_request, payload, probe_client, test_client, unary_request,
+    MAX_MESSAGE, health_client, hold_request, output_request, payload, probe_client, test_client,
+    unary_request,
 };
 pub use super::streams::{StreamDone, spawn_output_stream, wait_signals};
 pub use super::tally::{Checks, Tally};

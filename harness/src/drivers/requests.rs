@@ -7,6 +7,7 @@ use conformance::proto::grpc_testing::test_service_client::TestServiceClient;
 use conformance::proto::grpc_testing::{
     Payload, ResponseParameters, SimpleRequest, StreamingOutputCallRequest,
 };
+use conformance::proto::health::health_client::HealthClient;
 use conformance::proto::probe::probe_service_client::ProbeServiceClient;
 use conformance::proto::probe::{HoldMode, HoldRequest};
 
@@ -17,6 +18,10 @@ pub fn test_client(channel: Channel) -> TestServiceClient<Channel> {
     TestServiceClient::new(channel)
         .max_decoding_message_size(MAX_MESSAGE)
         .max_encoding_message_size(MAX_MESSAGE)
+}
+
+pub fn health_client(channel: Channel) -> HealthClient<Channel> {
+    HealthClient::new(channel)
 }
 
 pub fn probe_client(channel: Channel) -> ProbeServiceClient<Channel> {

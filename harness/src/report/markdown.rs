@@ -29,8 +29,14 @@ pub(crate) fn cell(raw: &str) -> String {
 
 /// A verdict as a table cell, with the expectation where it matters.
 pub fn verdict_cell(result: &ScenarioResult) -> String {
-    let verdict = result.verdict.as_str().to_uppercase();
-    match result.outcome {
+    verdict_label(result.verdict, result.outcome)
+}
+
+/// A verdict as people read it, with the expectation where it matters:
+/// "FAIL (known)".
+pub fn verdict_label(verdict: crate::verdict::Verdict, outcome: Outcome) -> String {
+    let verdict = verdict.as_str().to_uppercase();
+    match outcome {
         Outcome::ExpectedFailure => format!("{verdict} (known)"),
         Outcome::Flaky => format!("{verdict} (known flaky)"),
         Outcome::UnexpectedPass => format!("{verdict} (unexpected)"),

@@ -1,10 +1,10 @@
-//! The cross-implementation compatibility matrix: scenario × target, built
-//! from several JSON reports (`grpc-conformance report merge`).
+//! The cross-implementation compatibility matrix as Markdown (`README.md`
+//! beside the site, for readers of the repository): scenario × target,
+//! built from several JSON reports. The HTML site is [`super::site`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
-use super::html::{STYLE, escape};
 use super::markdown::{cell, verdict_cell};
 use super::{Report, ScenarioResult};
 
@@ -96,42 +96,5 @@ pub fn render_markdown(reports: &[Report], title: &str) -> String {
         }
         out.push('\n');
     }
-    out
-}
-
-/// Renders the matrix as a self-contained HTML page.
-pub fn render_html(reports: &[Report], title: &str) -> String {
-    let matrix = build(reports);
-    let mut out = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{0}</title><style>{STYLE}</style></head><body><h1>{0}</h1><table><tr><th>scenario</th>",
-        escape(title)
-    );
-    for report in &matrix.targets {
-        let _ = write!(out, "<th>{}</th>", escape(&heading(report)));
-    }
-    out.push_str("</tr>");
-    for (_, id) in &matrix.scenarios {
-        let _ = write!(out, "<tr><td><code>{}</code></td>", escape(id));
-        for index in 0..matrix.targets.len() {
-            match matrix
-                .cells
-                .get(&(index, *id))
-                .and_then(|results| worst(results))
-            {
-                Some(result) => {
-                    let _ = write!(
-                        out,
-                        "<td class={} title=\"{}\">{}</td>",
-                        result.verdict.as_str(),
-                        escape(result.reason.as_deref().unwrap_or("")),
-                        escape(&verdict_cell(result))
-                    );
-                }
-                None => out.push_str("<td>—</td>"),
-            }
-        }
-        out.push_str("</tr>");
-    }
-    out.push_str("</table></body></html>\n");
     out
 }

@@ -1,11 +1,15 @@
 //! Reports. The JSON report (versioned schema) is the source of truth; the
-//! JUnit XML, Markdown and HTML renderings and the cross-implementation
-//! matrix are made from it. Every file is written atomically.
+//! JUnit XML, Markdown and HTML renderings, the cross-implementation
+//! matrix and the published site are made from it. Every file is written
+//! atomically.
 
 pub mod html;
 pub mod junit;
+mod layout;
 pub mod markdown;
 pub mod matrix;
+mod publication;
+pub mod site;
 mod svg_timeline;
 
 use std::collections::BTreeMap;
@@ -16,6 +20,8 @@ use serde::{Deserialize, Serialize};
 use crate::expectations::{Expected, Outcome};
 use crate::timeline::Span;
 use crate::verdict::{ReasonKind, Verdict};
+
+pub use publication::PUBLISHED_SPANS;
 
 /// The JSON schema this version writes.
 pub const SCHEMA: &str = "grpc-conformance/report/v1";
@@ -59,6 +65,10 @@ pub struct TargetSummary {
     pub handler_capacity: Option<crate::target::HandlerCapacity>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expectations: Option<String>,
+    /// What the run tested: a server (the default, left out of the JSON) or
+    /// a client library through its adapter (`--client-cmd`).
+    #[serde(default, skip_serializing_if = "crate::drivers::Subject::is_server")]
+    pub role: crate::drivers::Subject,
 }
 
 /// How a run of a scenario is told apart from its others wherever runs are
@@ -192,22 +202,6 @@ impl ReportFiles {
         write_atomic(&self.json(), &json)
     }
 
-    /// Writes the formats people read (JSON, Markdown, HTML) of
-    /// [`Report::for_publication`] with [`PUBLISHED_SPANS`]: what
-    /// `reports/` holds.
-    pub fn write_published(&self, report: &Report) -> std::io::Result<()> {
-        let report = report.for_publication(PUBLISHED_SPANS);
-        self.write_json(&report)?;
-        write_atomic(
-            &self.dir.join("report.md"),
-            markdown::render(&report).as_bytes(),
-        )?;
-        write_atomic(
-            &self.dir.join("report.html"),
-            html::render(&report).as_bytes(),
-        )
-    }
-
     /// Writes every format. Returns the paths written.
     pub fn write_all(&self, report: &Report) -> std::io::Result<Vec<PathBuf>> {
         self.write_json(report)?;
@@ -218,41 +212,6 @@ impl ReportFiles {
         let html = self.dir.join("report.html");
         write_atomic(&html, html::render(report).as_bytes())?;
         Ok(vec![self.json(), junit, markdown, html])
-    }
-}
-
-/// How many timeline spans a published scenario result keeps (see
-/// [`Report::for_publication`]): none. With a dozen per scenario, eleven
-/// targets' pictures and spans weighed 1.8 MB of reports/, more than all
-/// their verdicts, reasons and evidence; the pictures are in the full
-/// reports.
-pub const PUBLISHED_SPANS: usize = 0;
-
-impl Report {
-    /// The report as it is committed and published: every verdict, reason,
-    /// evidence line and figure, but at most `max_spans` timeline spans per
-    /// scenario, sampled evenly by start time so a picture keeps its shape;
-    /// the others are counted in `timeline_dropped`. The full report is
-    /// written beside the run that made it.
-    pub fn for_publication(&self, max_spans: usize) -> Report {
-        let mut published = self.clone();
-        for result in &mut published.results {
-            let total = result.timeline.len();
-            if total <= max_spans {
-                continue;
-            }
-            let spans = std::mem::take(&mut result.timeline);
-            let keep: std::collections::BTreeSet<usize> =
-                (0..max_spans).map(|i| i * total / max_spans).collect();
-            result.timeline = spans
-                .into_iter()
-                .enumerate()
-                .filter(|(index, _)| keep.contains(index))
-                .map(|(_, span)| span)
-                .collect();
-            result.timeline_dropped += total - result.timeline.len();
-        }
-        published
     }
 }
 

@@ -9,8 +9,11 @@ use conformance::proto::grpc_testing::Empty;
 use conformance::proto::probe::{InfoRequest, InfoResponse};
 use tokio_stream::StreamExt;
 
-use crate::client::{ChannelOptions, Dial};
-use crate::drivers::{brief, output_request, probe_client, test_client};
+use conformance::proto::health::HealthCheckRequest;
+
+use super::sniff::Sniffed;
+use crate::client::{ChannelOptions, Dial, tls};
+use crate::drivers::{brief, health_client, output_request, probe_client, test_client};
 use crate::scenario::Capability;
 
 /// What discovery found.
@@ -21,61 +24,75 @@ pub struct Discovery {
     pub advertised_max_streams: Option<u32>,
     /// Connected, but no answer within the discovery limit.
     pub unresponsive: bool,
+    /// The services server reflection lists (None: no reflection).
+    pub services: Option<Vec<String>>,
 }
 
 const CALL_LIMIT: Duration = Duration::from_secs(5);
 
-/// Why a target cannot be used.
+/// Why a target cannot be used: each a different mistake, with different
+/// advice (see [`super::TargetError`]).
 #[derive(Debug)]
 pub enum Failure {
-    /// Nothing useful answers there.
+    /// Nothing accepts connections there.
     Unreachable(String),
-    /// Something answers, but not gRPC over HTTP/2 as dialled, or without
-    /// TestService.
+    /// Something answers, but not with HTTP/2 (HTTP/1.x, silence, noise).
+    NotHttp2(String),
+    /// HTTP/2 answers, but not as a gRPC server.
     NotGrpc(String),
+    /// Plaintext dialled to a TLS server, or TLS to a plaintext one.
+    TlsMismatch(String),
+    /// The TLS handshake failed (certificate, name, client certificate).
+    Tls(String),
+    /// A gRPC server with neither TestService nor Health; the services
+    /// server reflection lists, if it answers.
+    NoServices(Option<Vec<String>>),
 }
 
 /// Probes the target. Fails (with a reason) if it cannot be connected to or
-/// answers without TestService. A target that accepts connections but does
-/// not answer in time is not refused here: its scenarios then run into their
-/// own budgets, which is the evidence a hung server deserves.
+/// answers with neither TestService nor Health. A target that accepts
+/// connections but does not answer in time is not refused here: its
+/// scenarios then run into their own budgets, which is the evidence a hung
+/// server deserves.
 pub async fn discover(dial: &Dial) -> Result<Discovery, Failure> {
     let channel = dial
         .channel(&ChannelOptions::default())
         .map_err(|err| Failure::Unreachable(err.to_string()))?;
     let mut test = test_client(channel.handle());
-    match tokio::time::timeout(CALL_LIMIT, test.empty_call(Empty {})).await {
+    let test_service = match tokio::time::timeout(CALL_LIMIT, test.empty_call(Empty {})).await {
         Err(_) => {
             tracing::warn!(
                 "the target accepted a connection but did not answer TestService.EmptyCall within {} s; running anyway",
                 CALL_LIMIT.as_secs()
             );
+            // Assumed, so that the scenarios run and show the hang.
             return Ok(Discovery {
                 unresponsive: true,
+                capabilities: BTreeSet::from([Capability::TestService]),
                 ..Discovery::default()
             });
         }
-        Ok(Err(status)) if status.code() == tonic::Code::Unimplemented => {
-            return Err(Failure::NotGrpc(
-                "it answers gRPC but does not implement grpc.testing.TestService".into(),
-            ));
-        }
-        Ok(Err(status)) => {
-            let found = what_answered(&dial.uri).await;
-            return Err(match found {
-                Some(found) => Failure::NotGrpc(format!(
-                    "{found} (TestService.EmptyCall failed: {})",
-                    brief(&status)
-                )),
-                None => Failure::Unreachable(format!(
-                    "TestService.EmptyCall failed: {}",
-                    brief(&status)
-                )),
-            });
-        }
-        Ok(Ok(_)) => {}
+        Ok(Ok(_)) => true,
+        Ok(Err(status)) if status.code() == tonic::Code::Unimplemented => false,
+        Ok(Err(status)) => return Err(classify(dial, &status).await),
+    };
+    let mut found = Discovery {
+        services: reflected_services(&channel).await,
+        ..Discovery::default()
+    };
+    if has_health(&channel).await {
+        found.capabilities.insert(Capability::Health);
     }
-    let mut found = Discovery::default();
+    if !test_service && !found.capabilities.contains(&Capability::Health) {
+        return Err(Failure::NoServices(found.services));
+    }
+    if dial.tls.is_none() {
+        found.advertised_max_streams = advertised_max_streams(&dial.uri).await;
+    }
+    if !test_service {
+        return Ok(found);
+    }
+    found.capabilities.insert(Capability::TestService);
 
     let mut probe = probe_client(channel.handle());
     if let Ok(Ok(info)) = tokio::time::timeout(CALL_LIMIT, probe.info(InfoRequest {})).await {
@@ -96,24 +113,108 @@ pub async fn discover(dial: &Dial) -> Result<Discovery, Failure> {
     if let Ok(Ok(true)) = tokio::time::timeout(CALL_LIMIT, half_duplex).await {
         found.capabilities.insert(Capability::HalfDuplex);
     }
-
-    if dial.tls.is_none() {
-        found.advertised_max_streams = advertised_max_streams(&dial.uri).await;
-    }
     Ok(found)
 }
 
-/// For a target whose first call failed: what answers there instead of
-/// gRPC over HTTP/2 as dialled, if something does.
-async fn what_answered(uri: &str) -> Option<String> {
+/// Whether grpc.health.v1.Health answers: Check("") with any status but
+/// UNIMPLEMENTED (NOT_FOUND means the service is there but the server's
+/// overall status is not registered, as grpcio's servicer does).
+async fn has_health(channel: &crate::client::ClientChannel) -> bool {
+    let mut health = health_client(channel.handle());
+    let check = health.check(HealthCheckRequest {
+        service: String::new(),
+    });
+    match tokio::time::timeout(CALL_LIMIT, check).await {
+        Ok(Ok(_)) => true,
+        Ok(Err(status)) => status.code() == tonic::Code::NotFound,
+        Err(_) => false,
+    }
+}
+
+/// The services server reflection (grpc.reflection.v1) lists, if the
+/// target answers it within a moment.
+async fn reflected_services(channel: &crate::client::ClientChannel) -> Option<Vec<String>> {
+    use conformance::proto::reflection::ServerReflectionRequest;
+    use conformance::proto::reflection::server_reflection_client::ServerReflectionClient;
+    use conformance::proto::reflection::server_reflection_request::MessageRequest;
+    use conformance::proto::reflection::server_reflection_response::MessageResponse;
+    let mut client = ServerReflectionClient::new(channel.handle());
+    let ask = async {
+        let request = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut answers = client
+            .server_reflection_info(tokio_stream::iter([request]))
+            .await
+            .ok()?
+            .into_inner();
+        match answers.message().await.ok()??.message_response? {
+            MessageResponse::ListServicesResponse(list) => Some(
+                list.service
+                    .into_iter()
+                    .map(|service| service.name)
+                    .collect(),
+            ),
+            MessageResponse::ErrorResponse(_) => None,
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(2), ask)
+        .await
+        .ok()
+        .flatten()
+}
+
+/// For a target whose first call failed: which mistake it is, from what
+/// answers there.
+async fn classify(dial: &Dial, status: &tonic::Status) -> Failure {
+    let failed = format!("TestService.EmptyCall failed: {}", brief(status));
+    let Some((tls, authority)) = authority(&dial.uri) else {
+        return Failure::Unreachable(failed);
+    };
+    let connect = tokio::time::timeout(CALL_LIMIT, tokio::net::TcpStream::connect(authority));
+    match connect.await {
+        Err(_) => {
+            return Failure::Unreachable(format!(
+                "no TCP connection to {authority} within {} s",
+                CALL_LIMIT.as_secs()
+            ));
+        }
+        Ok(Err(err)) => {
+            return Failure::Unreachable(format!("cannot connect to {authority}: {err}"));
+        }
+        Ok(Ok(_)) => {}
+    }
+    if tls {
+        if super::sniff::speaks_plaintext_http2(authority).await {
+            return Failure::TlsMismatch(
+                "it speaks plaintext HTTP/2, not TLS: dial it with http://".to_owned(),
+            );
+        }
+        if let Some(tls) = &dial.tls {
+            if let Some(explained) = tls.diagnose(authority).await {
+                return Failure::Tls(explained);
+            }
+            if let Some(explained) = tls::explain(status, &tls.server_name()) {
+                return Failure::Tls(explained);
+            }
+        }
+        return Failure::NotGrpc(failed);
+    }
+    match super::sniff::plaintext_peer(authority).await {
+        Some(Sniffed::Tls(reason)) => Failure::TlsMismatch(reason),
+        Some(Sniffed::NotHttp2(reason)) => Failure::NotHttp2(format!("{reason} ({failed})")),
+        None => Failure::NotGrpc(failed),
+    }
+}
+
+/// Whether the URI is https://, and its host:port.
+fn authority(uri: &str) -> Option<(bool, &str)> {
     if let Some(authority) = uri.strip_prefix("http://") {
-        return super::sniff::plaintext_peer(authority.trim_end_matches('/')).await;
+        return Some((false, authority.trim_end_matches('/')));
     }
-    let authority = uri.strip_prefix("https://")?.trim_end_matches('/');
-    if super::sniff::speaks_plaintext_http2(authority).await {
-        return Some("it speaks plaintext HTTP/2, not TLS: dial it with http://".to_owned());
-    }
-    None
+    let authority = uri.strip_prefix("https://")?;
+    Some((true, authority.trim_end_matches('/')))
 }
 
 /// Reads the server's SETTINGS_MAX_CONCURRENT_STREAMS over a raw HTTP/2

@@ -13,20 +13,18 @@ mod sniff;
 mod targets_file;
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use conformance::proto::probe::InfoResponse;
 use conformance::server::{RunningServer, ServerConfig};
-use tonic::transport::{Certificate, ClientTlsConfig};
 
 pub use capacity::HandlerCapacity;
 pub use discover::Discovery;
 pub use process::{ProcessExit, ServerProcess, StopSignal};
-pub use targets_file::{TargetEntry, TargetsFile};
+pub use targets_file::{ClientEntry, TargetEntry, TargetsFile};
 
-use crate::client::Dial;
+use crate::client::{Dial, Tls, TlsOptions};
 use crate::defects::ClientDefect;
 use crate::scenario::Capability;
 
@@ -36,11 +34,7 @@ pub enum TargetSpec {
     /// The reference server, started in-process.
     Embedded { config: ServerConfig },
     /// A server already running at an address.
-    Address {
-        uri: String,
-        ca_cert: Option<PathBuf>,
-        server_name: Option<String>,
-    },
+    Address { uri: String, tls: TlsOptions },
     /// A server command with a `{port}` placeholder, started by the harness.
     Command {
         command: String,
@@ -62,17 +56,23 @@ impl TargetSpec {
                 .iter()
                 .map(|defect| format!(" --defect {defect}"))
                 .collect(),
-            TargetSpec::Address {
-                uri,
-                ca_cert,
-                server_name,
-            } => {
+            TargetSpec::Address { uri, tls } => {
                 let mut args = format!(" --target {uri}");
-                if let Some(ca) = ca_cert {
-                    args.push_str(&format!(" --ca-cert {}", ca.display()));
+                let files = [
+                    ("--ca-cert", &tls.ca_cert),
+                    ("--client-cert", &tls.client_cert),
+                    ("--client-key", &tls.client_key),
+                ];
+                for (flag, file) in files {
+                    if let Some(file) = file {
+                        args.push_str(&format!(" {flag} {}", file.display()));
+                    }
                 }
-                if let Some(name) = server_name {
+                if let Some(name) = &tls.server_name {
                     args.push_str(&format!(" --server-name {name}"));
+                }
+                if tls.insecure_skip_verify {
+                    args.push_str(" --insecure-skip-verify");
                 }
                 args
             }
@@ -102,29 +102,98 @@ impl TargetSpec {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
+            TargetSpec::Address { uri, tls } if tls.insecure_skip_verify => format!(
+                "{uri} (insecure: the server's TLS certificate was not verified, --insecure-skip-verify)"
+            ),
+            TargetSpec::Address { uri, tls } if tls.client_cert.is_some() => {
+                format!("{uri} (mutual TLS: with a client certificate)")
+            }
             TargetSpec::Address { uri, .. } => uri.clone(),
             TargetSpec::Command { command, .. } => format!("server command: {command}"),
         }
     }
 }
 
-/// Why a target could not be used at all (exit code 3).
+/// Why a target could not be used at all (exit code 3): each mistake its
+/// own message, with advice that fits how the target was given.
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
     #[error("the target {target} is unreachable: {reason}. {advice}")]
     Unreachable {
         target: String,
         reason: String,
-        advice: &'static str,
+        advice: String,
     },
     #[error(
-        "the target {target} answers, but not as a gRPC server over HTTP/2: {reason}. Check the port and the scheme (http:// for plaintext, https:// for TLS)."
+        "the target {target} answers, but not with HTTP/2: {reason}. gRPC runs over HTTP/2: check that the port is the gRPC server's (not an HTTP/1.x, metrics or admin port)."
+    )]
+    NotHttp2 { target: String, reason: String },
+    #[error(
+        "the target {target} speaks HTTP/2, but does not answer as a gRPC server: {reason}. Check that the port is the gRPC server's, not another HTTP/2 service's or a proxy's that does not route gRPC."
     )]
     NotGrpc { target: String, reason: String },
+    #[error("the target {target} and the harness disagree on TLS: {reason}. {advice}")]
+    TlsMismatch {
+        target: String,
+        reason: String,
+        advice: String,
+    },
+    #[error("the TLS handshake with {target} failed: {reason}")]
+    Tls { target: String, reason: String },
+    #[error(
+        "the target {target} answers gRPC, but implements neither grpc.testing.TestService (which the full suite needs) nor grpc.health.v1.Health (which the health mode needs){serves}. To run the health scenarios, register the standard health service ({health}); for the full suite, serve TestService (proto/grpc/testing/test.proto; targets/ has a server for each implementation, README.md: \"Testing your own server\")."
+    )]
+    NoServices {
+        target: String,
+        /// What server reflection listed, as a clause (or nothing).
+        serves: String,
+        health: &'static str,
+    },
     #[error("the server command did not start: {0}")]
     Start(String),
     #[error("bad target configuration: {0}")]
     Config(String),
+}
+
+impl TargetError {
+    /// The error for a failed discovery of the target `spec`.
+    fn from_discovery(spec: &TargetSpec, failure: discover::Failure) -> Self {
+        let target = spec.describe();
+        let command = matches!(spec, TargetSpec::Command { .. });
+        match failure {
+            discover::Failure::Unreachable(reason) => TargetError::Unreachable {
+                target,
+                reason,
+                advice: match spec {
+                    TargetSpec::Command { .. } => "The harness started the command, but it does not answer on the port it was given: check the server's output above, and that it listens on 127.0.0.1 at the port that replaces {port}.".into(),
+                    TargetSpec::Embedded { .. } => "The embedded reference server did not answer: this is the harness's own fault, please report it.".into(),
+                    TargetSpec::Address { .. } => "Check that the server is running and listening at that host and port, and that nothing (a firewall, another process) is in between.".into(),
+                },
+            },
+            discover::Failure::NotHttp2(reason) => TargetError::NotHttp2 { target, reason },
+            discover::Failure::NotGrpc(reason) => TargetError::NotGrpc { target, reason },
+            discover::Failure::TlsMismatch(reason) => TargetError::TlsMismatch {
+                target,
+                reason,
+                advice: if command {
+                    "The harness dials a --server-cmd server in plaintext (http://127.0.0.1:{port}): start it without TLS in the command, or start it yourself and give it as --target https://host:port (with --ca-cert FILE, or --insecure-skip-verify for a test server).".into()
+                } else {
+                    "Use the scheme the server serves: http:// for plaintext, https:// for TLS (with --ca-cert FILE if its certificate is not from a system CA).".into()
+                },
+            },
+            discover::Failure::Tls(reason) => TargetError::Tls { target, reason },
+            discover::Failure::NoServices(services) => TargetError::NoServices {
+                target,
+                serves: match services {
+                    Some(services) if !services.is_empty() => {
+                        format!("; it serves (server reflection): {}", services.join(", "))
+                    }
+                    _ => String::new(),
+                },
+                health: crate::scenario::HEALTH_IMPLEMENTATIONS,
+            },
+        }
+    }
 }
 
 /// A target the run is connected to.
@@ -136,6 +205,8 @@ pub struct TargetSession {
     /// SETTINGS_MAX_CONCURRENT_STREAMS the server advertised (None: no
     /// limit, or not readable, as over TLS).
     pub advertised_max_streams: Option<u32>,
+    /// The services server reflection listed (None: no reflection).
+    pub services: Option<Vec<String>>,
     /// Stream handlers the server runs at once, measured with TestService
     /// (None: not measured, or not even one stream was answered).
     pub handler_capacity: Option<HandlerCapacity>,
@@ -174,13 +245,9 @@ impl TargetSession {
                     client_defects: client_defects.clone(),
                 }
             }
-            TargetSpec::Address {
-                uri,
-                ca_cert,
-                server_name,
-            } => Dial {
+            TargetSpec::Address { uri, tls } => Dial {
                 uri: uri.clone(),
-                tls: tls_config(uri, ca_cert.as_deref(), server_name.as_deref())?,
+                tls: tls_client(uri, tls)?,
                 client_defects: client_defects.clone(),
             },
             TargetSpec::Command {
@@ -198,24 +265,9 @@ impl TargetSession {
                 dial
             }
         };
-        let discovery = discover::discover(&dial).await.map_err(|failure| match failure {
-            discover::Failure::Unreachable(reason) => TargetError::Unreachable {
-                target: spec.describe(),
-                reason,
-                advice: match spec {
-                    TargetSpec::Command { .. } => {
-                        "The harness started the command and it answers on its port: check the server's output above and that it serves grpc.testing.TestService on 127.0.0.1:{port}."
-                    }
-                    _ => {
-                        "Check that the server is running and listening there, or use --server-cmd to let the harness start it."
-                    }
-                },
-            },
-            discover::Failure::NotGrpc(reason) => TargetError::NotGrpc {
-                target: spec.describe(),
-                reason,
-            },
-        })?;
+        let discovery = discover::discover(&dial)
+            .await
+            .map_err(|failure| TargetError::from_discovery(&spec, failure))?;
         let mut capabilities = discovery.capabilities;
         let stoppable = match &spec {
             TargetSpec::Embedded { .. } => true,
@@ -225,17 +277,20 @@ impl TargetSession {
         if stoppable {
             capabilities.insert(Capability::Lifecycle);
         }
-        let handler_capacity = if discovery.unresponsive {
-            None
-        } else {
-            capacity::measure(&dial, discovery.advertised_max_streams).await
-        };
+        // Measured with TestService: a health-mode target has none.
+        let handler_capacity =
+            if discovery.unresponsive || !capabilities.contains(&Capability::TestService) {
+                None
+            } else {
+                capacity::measure(&dial, discovery.advertised_max_streams).await
+            };
         Ok(Self {
             spec,
             dial,
             capabilities,
             info: discovery.info,
             advertised_max_streams: discovery.advertised_max_streams,
+            services: discovery.services,
             handler_capacity,
             embedded: Mutex::new(embedded),
             process,
@@ -372,31 +427,80 @@ fn start_embedded(config: &ServerConfig) -> Result<RunningServer, TargetError> {
         .map_err(|err| TargetError::Start(format!("embedded reference server: {err}")))
 }
 
-fn tls_config(
-    uri: &str,
-    ca_cert: Option<&std::path::Path>,
-    server_name: Option<&str>,
-) -> Result<Option<ClientTlsConfig>, TargetError> {
-    if !uri.starts_with("https://") {
-        if ca_cert.is_some() || server_name.is_some() {
-            return Err(TargetError::Config(
-                "--ca-cert and --server-name need an https:// target".into(),
-            ));
+/// The TLS client for an https:// target; TLS options on an http:// one
+/// are refused rather than ignored.
+fn tls_client(uri: &str, options: &TlsOptions) -> Result<Option<Tls>, TargetError> {
+    let Some(rest) = uri.strip_prefix("https://") else {
+        if options.any() {
+            return Err(TargetError::Config(format!(
+                "TLS options (--ca-cert, --server-name, --client-cert, --client-key, --insecure-skip-verify) need an https:// target, not {uri}"
+            )));
         }
         return Ok(None);
+    };
+    let authority: http::uri::Authority = rest
+        .trim_end_matches('/')
+        .parse()
+        .map_err(|err| TargetError::Config(format!("--target {uri}: not host:port: {err}")))?;
+    Tls::new(authority.host(), options)
+        .map(Some)
+        .map_err(|err| TargetError::Config(format!("TLS for {uri}: {err}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every discovery failure, for a target of each kind.
+    fn messages(spec: &TargetSpec) -> Vec<String> {
+        let failures = [
+            discover::Failure::Unreachable("refused".into()),
+            discover::Failure::NotHttp2("HTTP/1.1".into()),
+            discover::Failure::NotGrpc("404".into()),
+            discover::Failure::TlsMismatch("TLS records".into()),
+            discover::Failure::Tls("unknown issuer".into()),
+            discover::Failure::NoServices(None),
+        ];
+        failures
+            .into_iter()
+            .map(|failure| TargetError::from_discovery(spec, failure).to_string())
+            .collect()
     }
-    let mut tls = ClientTlsConfig::new().with_native_roots();
-    if let Some(path) = ca_cert {
-        let pem = std::fs::read(path).map_err(|err| {
-            TargetError::Config(format!(
-                "cannot read the CA certificate {}: {err}",
-                path.display()
-            ))
-        })?;
-        tls = tls.ca_certificate(Certificate::from_pem(pem));
+
+    #[test]
+    fn a_server_command_is_never_told_to_use_server_cmd() {
+        let command = TargetSpec::Command {
+            command: "./server --port {port}".into(),
+            startup_timeout: Duration::from_secs(1),
+            graceful_stop: None,
+        };
+        for message in messages(&command) {
+            assert!(!message.contains("use --server-cmd"), "{message}");
+        }
+        let address = TargetSpec::Address {
+            uri: "http://127.0.0.1:1".into(),
+            tls: TlsOptions::default(),
+        };
+        let texts = messages(&address);
+        // Six mistakes, six different messages.
+        let distinct: BTreeSet<&String> = texts.iter().collect();
+        assert_eq!(distinct.len(), texts.len(), "{texts:#?}");
+        assert!(texts[0].contains("running and listening"), "{}", texts[0]);
     }
-    if let Some(name) = server_name {
-        tls = tls.domain_name(name);
+
+    #[test]
+    fn the_services_reflection_lists_are_named_to_a_server_without_ours() {
+        let address = TargetSpec::Address {
+            uri: "http://127.0.0.1:1".into(),
+            tls: TlsOptions::default(),
+        };
+        let services = Some(vec!["shop.v1.Cart".to_owned()]);
+        let text = TargetError::from_discovery(&address, discover::Failure::NoServices(services))
+            .to_string();
+        assert!(
+            text.contains("it serves (server reflection): shop.v1.Cart"),
+            "{text}"
+        );
+        assert!(text.contains("grpcio-health-checking"), "{text}");
     }
-    Ok(Some(tls))
 }

@@ -69,8 +69,12 @@ fn free_port() -> Result<u16, TargetError> {
         .map_err(|err| TargetError::Start(format!("cannot find a free port: {err}")))
 }
 
-/// Keeps the last lines of `stream` in `tail`.
-pub(crate) fn collect(stream: impl AsyncRead + Unpin + Send + 'static, tail: Tail) {
+/// Keeps the last lines of `stream` in `tail`, until its end (the task
+/// ends then: await it to be sure every line is in).
+pub(crate) fn collect(
+    stream: impl AsyncRead + Unpin + Send + 'static,
+    tail: Tail,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut lines = BufReader::new(stream).lines();
         while let Ok(Some(line)) = lines.next_line().await {
@@ -82,7 +86,7 @@ pub(crate) fn collect(stream: impl AsyncRead + Unpin + Send + 'static, tail: Tai
             }
             tail.push_back(line.chars().take(500).collect());
         }
-    });
+    })
 }
 
 fn spawn(command: &str, port: u16, tail: &Tail) -> Result<Child, TargetError> {
@@ -103,10 +107,10 @@ fn spawn(command: &str, port: u16, tail: &Tail) -> Result<Child, TargetError> {
         .spawn()
         .map_err(|err| TargetError::Start(format!("cannot run `{line}`: {err}")))?;
     if let Some(stdout) = child.stdout.take() {
-        collect(stdout, Arc::clone(tail));
+        let _ = collect(stdout, Arc::clone(tail));
     }
     if let Some(stderr) = child.stderr.take() {
-        collect(stderr, Arc::clone(tail));
+        let _ = collect(stderr, Arc::clone(tail));
     }
     Ok(child)
 }

@@ -20,6 +20,48 @@ const STARTUP_LIMIT: Duration = Duration::from_secs(60);
 #[serde(deny_unknown_fields)]
 pub struct TargetsFile {
     pub target: Vec<TargetEntry>,
+    /// Client libraries, each through its adapter (client mode).
+    #[serde(default)]
+    pub client: Vec<ClientEntry>,
+}
+
+/// One client library of the matrix: its adapter. Commands run with
+/// `sh -c` from the repository root.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientEntry {
+    pub name: String,
+    /// Library, version and how the adapter uses it, in one line.
+    pub description: String,
+    /// An idempotent install command.
+    pub install: String,
+    /// Starts the adapter in the foreground (the protocol on its stdin and
+    /// stdout); `--defect NAME` appended selects a defective variant.
+    pub start: String,
+    /// Prints the library's version.
+    pub version: String,
+    /// The adapter defects it implements (`grpc-conformance client-adapter
+    /// --help` lists them), for `scripts/client-defects.sh`.
+    #[serde(default)]
+    pub defects: Vec<String>,
+    pub expectations: Option<PathBuf>,
+}
+
+impl ClientEntry {
+    pub fn install(&self) -> Result<(), String> {
+        shell(&self.install, INSTALL_LIMIT).map(|_| ())
+    }
+
+    pub fn read_version(&self) -> String {
+        shell(&self.version, VERSION_LIMIT).unwrap_or_else(|err| format!("unknown ({err})"))
+    }
+
+    pub fn command_line(&self) -> String {
+        format!(
+            "grpc-conformance run --client-cmd '{}' --name {}",
+            self.start, self.name
+        )
+    }
 }
 
 /// One server of the matrix. Commands run with `sh -c` from the
@@ -52,41 +94,62 @@ impl TargetsFile {
             .map_err(|err| format!("{}: cannot read: {err}", path.display()))?;
         let file: TargetsFile = toml::from_str(&text)
             .map_err(|err| crate::scenario::toml_error(path, &text, &err).to_string())?;
-        let mut seen = std::collections::BTreeSet::new();
-        for entry in &file.target {
-            if !seen.insert(entry.name.as_str()) {
+        // A client may share a server's name (grpc-go's server and its
+        // client library); within each list names are unique.
+        let lists = [
+            (
+                "target",
+                file.target
+                    .iter()
+                    .map(|t| t.name.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            (
+                "client",
+                file.client.iter().map(|c| c.name.as_str()).collect(),
+            ),
+        ];
+        for (kind, names) in lists {
+            let mut seen = std::collections::BTreeSet::new();
+            if let Some(twice) = names.into_iter().find(|name| !seen.insert(*name)) {
                 return Err(format!(
-                    "{}: target {:?} is listed twice",
-                    path.display(),
-                    entry.name
+                    "{}: {kind} {twice:?} is listed twice",
+                    path.display()
                 ));
             }
         }
         Ok(file)
     }
 
-    /// The targets named in `only` (all when empty), in file order; an
-    /// unknown name is an error.
-    pub fn select(&self, only: &[String], path: &Path) -> Result<Vec<&TargetEntry>, String> {
-        if let Some(unknown) = only
-            .iter()
-            .find(|name| !self.target.iter().any(|t| &t.name == *name))
-        {
+    /// The servers and clients named in `only` (all when empty), in file
+    /// order; a name matches a server, a client, or both. An unknown name
+    /// is an error.
+    pub fn select(
+        &self,
+        only: &[String],
+        path: &Path,
+    ) -> Result<(Vec<&TargetEntry>, Vec<&ClientEntry>), String> {
+        let known = |name: &String| {
+            self.target.iter().any(|t| &t.name == name)
+                || self.client.iter().any(|c| &c.name == name)
+        };
+        if let Some(unknown) = only.iter().find(|name| !known(name)) {
             return Err(format!(
-                "--only {unknown:?}: no such target in {} (it has: {})",
+                "--only {unknown:?}: no such target or client in {} (it has: {})",
                 path.display(),
                 self.target
                     .iter()
-                    .map(|t| t.name.as_str())
+                    .map(|t| t.name.clone())
+                    .chain(self.client.iter().map(|c| format!("{} (client)", c.name)))
                     .collect::<Vec<_>>()
                     .join(", ")
             ));
         }
-        Ok(self
-            .target
-            .iter()
-            .filter(|t| only.is_empty() || only.contains(&t.name))
-            .collect())
+        let chosen = |name: &String| only.is_empty() || only.contains(name);
+        Ok((
+            self.target.iter().filter(|t| chosen(&t.name)).collect(),
+            self.client.iter().filter(|c| chosen(&c.name)).collect(),
+        ))
     }
 }
 
@@ -202,7 +265,11 @@ mod tests {
     fn only_an_unknown_name_is_refused() {
         let file = parse(ONE).expect("loads");
         let path = Path::new("t.toml");
-        assert_eq!(file.select(&[], path).map(|v| v.len()), Ok(1));
+        assert_eq!(
+            file.select(&[], path)
+                .map(|(servers, clients)| (servers.len(), clients.len())),
+            Ok((1, 0))
+        );
         let err = file.select(&["b".to_owned()], path).expect_err("refused");
         assert!(
             err.contains("no such target in t.toml (it has: a)"),

@@ -200,7 +200,7 @@ fn a_run_writes_every_report_format() {
     allowed.push("--allow-unexpected-pass");
     assert!(run(&allowed).status.success());
 
-    // Merging reports builds a matrix.
+    // Merging reports builds the site, the matrix in Markdown among it.
     let matrix = tempfile::tempdir().expect("temp dir");
     let output = run(&[
         "report",
@@ -211,9 +211,29 @@ fn a_run_writes_every_report_format() {
         matrix.path().to_str().expect("utf-8"),
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
-    let table = std::fs::read_to_string(matrix.path().join("matrix.md")).expect("matrix");
+    let table = std::fs::read_to_string(matrix.path().join("README.md")).expect("matrix");
+    assert!(matrix.path().join("index.html").is_file(), "no site");
     assert!(
         table.contains("`channel.parallel-rendezvous-8` | PASS | PASS (unexpected) |"),
         "{table}"
     );
+}
+
+#[test]
+fn the_package_is_the_tool_and_ci_md_installs_and_caches_it_by_that_name() {
+    assert_eq!(env!("CARGO_PKG_NAME"), "grpc-conformance");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../CI.md");
+    let text = std::fs::read_to_string(&path).expect("CI.md");
+    // An install command may run over several lines of a YAML block.
+    let installs: Vec<&str> = text.split("cargo install").skip(1).collect();
+    assert!(installs.len() >= 3, "{installs:?}");
+    for install in installs {
+        let command: String = install.split("\n\n").next().unwrap_or_default().into();
+        assert!(command.contains(" grpc-conformance --locked"), "{command}");
+        assert!(!command.contains(" harness "), "{command}");
+    }
+    assert!(
+        text.contains("key: grpc-conformance-${{ runner.os }}-${{ env.GRPC_CONFORMANCE_VERSION }}")
+    );
+    assert!(text.contains("key: \"grpc-conformance-$GRPC_CONFORMANCE_VERSION\""));
 }

@@ -2,12 +2,16 @@
 //! step on a 2-core machine), one module per feature.
 
 mod cli;
+mod client_mode;
 mod contract;
 mod explore;
+mod health;
 mod interrupt;
 mod not_grpc;
 mod outputs;
 mod refused_streams;
 mod scenario_files;
 mod server_cmd;
+mod site;
 mod support;
+mod tls;

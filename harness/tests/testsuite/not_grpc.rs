@@ -37,7 +37,7 @@ fn refused_with(reply: &'static [u8]) -> String {
 fn an_http1_server_is_named_as_such() {
     let text = refused_with(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n");
     assert!(
-        text.contains("HTTP/1.x") && text.contains("not as a gRPC server"),
+        text.contains("HTTP/1.x") && text.contains("not with HTTP/2"),
         "{text}"
     );
 }

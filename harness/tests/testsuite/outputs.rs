@@ -2,14 +2,15 @@
 //! report format and the matrix rendered from fixture reports
 //! (`fixtures/reports/`: a faithful target with a skip and an error, a
 //! defective one with expected, unexpected and stale results, reasons and
-//! evidence carrying markup), `explain`, and the expectations'
-//! classification. Review a change with `cargo insta review`, or accept it
-//! with `INSTA_UPDATE=always cargo test -p harness --test testsuite outputs`.
+//! evidence carrying markup), the published site (page, matrix.json,
+//! badges), `explain`, and the expectations' classification. Review a
+//! change with `cargo insta review`, or accept it with
+//! `INSTA_UPDATE=always cargo test -p grpc-conformance --test testsuite outputs`.
 
 use std::path::PathBuf;
 
 use harness::expectations::{Expected, classify};
-use harness::report::{self, Report, html, junit, markdown, matrix};
+use harness::report::{self, Report, html, junit, markdown, matrix, site};
 use harness::verdict::Verdict;
 
 use crate::support::run;
@@ -72,16 +73,80 @@ fn json_report_for_publication() {
 }
 
 #[test]
-fn matrix_markdown_and_html() {
+fn matrix_markdown() {
     let reports: Vec<Report> = both().into_iter().map(|(_, report)| report).collect();
     let title = "compatibility matrix";
     insta::assert_snapshot!("matrix_markdown", matrix::render_markdown(&reports, title));
-    let page = matrix::render_html(&reports, title);
+}
+
+/// The previous matrix the site's "changed since" compares with: the
+/// faithful fixture alone, its error cell then a pass.
+fn previous() -> site::Matrix {
+    let mut before = fixture("faithful");
+    for result in &mut before.results {
+        if result.verdict == Verdict::Error {
+            result.verdict = Verdict::Pass;
+            result.reason = None;
+        }
+    }
+    site::build(&[before], "before")
+}
+
+#[test]
+fn site_pages() {
+    let reports: Vec<Report> = both().into_iter().map(|(_, report)| report).collect();
+    let matrix = site::with_previous(&reports, "compatibility site", Some(&previous()));
+    let since = matrix.since.as_ref().expect("a previous matrix was given");
+    assert_eq!(
+        since.new_targets,
+        vec!["serialising <b>server</b>".to_owned()]
+    );
+    assert_eq!(since.changes.len(), 1, "only the error cell changed");
+    let json = serde_json::to_string_pretty(&matrix).expect("the matrix serialises");
+    insta::assert_snapshot!("site_matrix_json", json);
+    let page = site::page::render(&matrix);
     assert!(
         !page.contains("<b>server</b>"),
         "a target name's markup reached the page"
     );
-    insta::assert_snapshot!("matrix_html", page);
+    assert!(
+        page.contains("class=\"error changed\""),
+        "the changed cell is not marked"
+    );
+    insta::assert_snapshot!("site_index_html", page);
+    for target in &matrix.targets {
+        insta::assert_snapshot!(
+            format!(
+                "site_badge_{}",
+                target.folder.replace(['<', '>', '/', ' '], "_")
+            ),
+            site::badge::render(target)
+        );
+    }
+}
+
+#[test]
+fn published_json_reads_back_as_written() {
+    for (name, report) in both() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let files = report::ReportFiles::new(dir.path());
+        files.write_published(&report).expect("published");
+        let back = report::read(&files.json()).unwrap_or_else(|err| panic!("{name}: {err}"));
+        let expected = report.for_publication(report::PUBLISHED_SPANS);
+        assert_eq!(
+            serde_json::to_value(&back).expect("json"),
+            serde_json::to_value(&expected).expect("json"),
+            "{name}: the one-result-a-line layout lost or changed something"
+        );
+        let text = std::fs::read_to_string(files.json()).expect("read");
+        assert_eq!(
+            text.lines()
+                .filter(|line| line.starts_with("    {\"id\":"))
+                .count(),
+            report.results.len(),
+            "{name}: not one scenario result a line"
+        );
+    }
 }
 
 #[test]

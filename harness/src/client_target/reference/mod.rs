@@ -60,7 +60,12 @@ pub async fn serve(
             }),
             Some(harness_message::Kind::Instruction(instruction)) => {
                 match fault {
-                    Some(Fault::Crash) => std::process::exit(3),
+                    Some(Fault::Crash) => {
+                        eprintln!(
+                            "client-adapter: crashing on an instruction, as asked (--fault crash)"
+                        );
+                        std::process::exit(3)
+                    }
                     Some(Fault::Stall) => std::future::pending::<()>().await,
                     Some(Fault::Garbage) => {
                         use tokio::io::AsyncWriteExt;

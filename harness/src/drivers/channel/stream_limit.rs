@@ -24,23 +24,32 @@ impl Default for Params {
     }
 }
 
+/// The advertised stream limit a scenario queues behind, or the skip of a
+/// target that advertises none (or one above `max_limit`).
+pub(crate) fn limit_to_exceed(ctx: &Ctx, max_limit: u32) -> Result<u32, Finding> {
+    let Some(limit) = ctx.target().advertised_max_streams else {
+        return Err(Finding::skip(
+            "the target advertises no SETTINGS_MAX_CONCURRENT_STREAMS (or it could not be read, as over TLS): there is no limit to queue behind",
+        ));
+    };
+    if limit > max_limit {
+        return Err(Finding::skip(format!(
+            "the target advertises {limit} concurrent streams, above this scenario's bound of {max_limit}"
+        )));
+    }
+    Ok(limit)
+}
+
 impl Driver for StreamLimit {
     const NAME: &'static str = "stream-limit";
     const DOC: &'static str = include_str!("stream_limit.md");
     type Params = Params;
 
     async fn run(ctx: Ctx, params: Arc<Params>) -> DriverResult {
-        let Some(limit) = ctx.target().advertised_max_streams else {
-            return Ok(Finding::skip(
-                "the target advertises no SETTINGS_MAX_CONCURRENT_STREAMS (or it could not be read, as over TLS)",
-            ));
+        let limit = match limit_to_exceed(&ctx, params.max_limit) {
+            Ok(limit) => limit,
+            Err(skip) => return Ok(skip),
         };
-        if limit > params.max_limit {
-            return Ok(Finding::skip(format!(
-                "the target advertises {limit} concurrent streams, above this scenario's bound of {}",
-                params.max_limit
-            )));
-        }
         let streams = usize::try_from(limit).unwrap_or(usize::MAX);
         let issued = streams + (streams / 4).max(8);
         let channel = ctx.channel()?;
