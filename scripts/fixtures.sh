@@ -38,19 +38,16 @@ bin="target/release/grpc-conformance"
 out="out/fixtures"
 run_timeout=600
 install=1
+# shellcheck source=defect-runs-lib.sh
+. "$root/scripts/defect-runs-lib.sh"
 while [ "$#" -gt 0 ]; do
+    defect_runs_option "$@"
+    if [ "$consumed" -gt 0 ]; then shift "$consumed"; continue; fi
     case "$1" in
         --runtime) [ "$#" -ge 2 ] || { usage; exit 2; }; IFS=, read -r -a more <<<"$2"; runtimes+=("${more[@]}"); shift 2 ;;
         --runtime=*) IFS=, read -r -a more <<<"${1#*=}"; runtimes+=("${more[@]}"); shift ;;
         --fixture) [ "$#" -ge 2 ] || { usage; exit 2; }; fixtures+=("$2"); shift 2 ;;
         --fixture=*) fixtures+=("${1#*=}"); shift ;;
-        --bin) [ "$#" -ge 2 ] || { usage; exit 2; }; bin="$2"; shift 2 ;;
-        --bin=*) bin="${1#*=}"; shift ;;
-        --out) [ "$#" -ge 2 ] || { usage; exit 2; }; out="$2"; shift 2 ;;
-        --out=*) out="${1#*=}"; shift ;;
-        --timeout) [ "$#" -ge 2 ] || { usage; exit 2; }; run_timeout="$2"; shift 2 ;;
-        --timeout=*) run_timeout="${1#*=}"; shift ;;
-        --no-install) install=0; shift ;;
         -h|--help) usage; exit 0 ;;
         *) echo "fixtures.sh: unknown argument '$1'" >&2; usage; exit 2 ;;
     esac
@@ -61,12 +58,7 @@ for r in "${runtimes[@]+"${runtimes[@]}"}"; do
         *) echo "fixtures.sh: unknown runtime '$r' (grpc-js, grpc-go, grpcio, grpcio-aio, grpclib)" >&2; exit 2 ;;
     esac
 done
-case "$run_timeout" in ''|*[!0-9]*) echo "fixtures.sh: --timeout needs seconds" >&2; exit 2 ;; esac
-if [ ! -x "$bin" ]; then
-    echo "fixtures.sh: no harness binary at $bin (build it, or pass --bin)" >&2
-    exit 2
-fi
-command -v python3 >/dev/null || { echo "fixtures.sh: python3 (3.11+, for tomllib) is needed" >&2; exit 2; }
+defect_runs_check fixtures.sh
 
 # The selected fixtures, one line each, fields separated by US (\x1f, so that
 # empty fields survive `read`):
@@ -147,23 +139,7 @@ while IFS=$'\x1f' read -r name target expect_exit expectations must_fail args; d
         >"$logfile" 2>&1 || code=$?
     took=$((SECONDS - started))
     # Aimed scenarios' verdicts, and the other scenarios that failed the run.
-    check="$(python3 - "$dir/report.json" "$must_fail" <<'EOF'
-import json, sys
-path, must_fail = sys.argv[1], [m for m in sys.argv[2].split(",") if m]
-try:
-    with open(path) as f:
-        report = json.load(f)
-except (OSError, ValueError) as err:
-    print("no-report\t" + " ".join(f"{m}=?" for m in must_fail) + f"\t(no report.json: {err})")
-    sys.exit()
-verdicts = {r["id"]: r["verdict"] for r in report.get("results", [])}
-ok = all(verdicts.get(m) == "fail" for m in must_fail)
-aimed = " ".join(f"{m}={verdicts.get(m, 'absent')}" for m in must_fail) or "-"
-others = " ".join(f"{r['id']}={r['verdict']}" for r in report.get("results", [])
-                  if r["verdict"] in ("fail", "error") and r["id"] not in must_fail)
-print(("ok" if ok else "bad") + "\t" + aimed + "\t" + (others or "-"))
-EOF
-)"
+    check="$(defect_runs_verdicts "$dir/report.json" "$must_fail" 0)"
     IFS=$'\t' read -r aimed_ok aimed others <<<"$check"
     status=OK
     if [ "$code" != "$expect_exit" ] || [ "$aimed_ok" != ok ]; then

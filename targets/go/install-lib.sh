@@ -56,6 +56,8 @@ go_plugins() {
 
 # go_generate NAME ROOT TOOLS GEN OUTPUT... -- PROTOC_OPTION...: generates Go
 # code from proto/grpc/testing/*.proto and proto/conformance/v1/probe.proto
+# (plus the protos named, relative to proto/, in the array go_extra_protos,
+# if the caller set it: the client adapters add conformance/v1/client.proto)
 # into GEN (module grpcconformance, with a go.mod of its own whose
 # requirements are the server's) unless each OUTPUT (paths under GEN) is
 # newer than every proto.
@@ -66,6 +68,8 @@ go_generate() {
     while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do outs+=("$gen/$1"); shift; done
     shift
     local protos=("$root"/proto/grpc/testing/*.proto "$root/proto/conformance/v1/probe.proto")
+    local extra
+    for extra in ${go_extra_protos[@]+"${go_extra_protos[@]}"}; do protos+=("$root/proto/$extra"); done
     local stale=0
     for out in "${outs[@]}" "$gen/go.mod"; do
         if [ ! -f "$out" ]; then stale=1; continue; fi

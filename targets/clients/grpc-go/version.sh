@@ -1,0 +1,7 @@
+#!/bin/sh
+# Prints the grpc-go version the client adapter is built against, as Go's
+# module resolution recorded it in the binary, e.g. "grpc-go 1.85.0".
+set -eu
+here="$(cd "$(dirname "$0")" && pwd)"
+v="$("$here/../../go/dep-version.sh" "grpc-go client" "$here/build/grpc-go-client" google.golang.org/grpc)"
+echo "grpc-go $v"
