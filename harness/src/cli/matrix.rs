@@ -24,9 +24,14 @@ pub struct MatrixArgs {
     /// The targets file.
     #[arg(long, value_name = "FILE", default_value = "targets/targets.toml")]
     pub targets: PathBuf,
-    /// Only these targets (repeatable).
+    /// Only these targets (repeatable); a name shared by a server and a
+    /// client library (grpc-go) selects both, unless --kind says which.
     #[arg(long = "only", value_name = "NAME")]
     pub only: Vec<String>,
+    /// Which entries of the targets file: servers ([[target]]), client
+    /// libraries ([[client]], through their adapters), or both.
+    #[arg(long, value_enum, default_value_t = Kind::All)]
+    pub kind: Kind,
     /// Do not run the install commands (use what is installed).
     #[arg(long)]
     pub skip_install: bool,
@@ -46,6 +51,14 @@ pub struct MatrixArgs {
     pub repeat: u32,
     #[command(flatten)]
     pub selection: Selection,
+}
+
+/// Which entries of the targets file a matrix runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Kind {
+    All,
+    Servers,
+    Clients,
 }
 
 /// What became of the targets: their reports, and those not run (why).
@@ -82,10 +95,9 @@ pub fn matrix(args: MatrixArgs) -> u8 {
         Err(code) => return code,
     };
     let mut outcomes = Outcomes::default();
-    let entries = servers
-        .into_iter()
-        .map(Entry::Server)
-        .chain(clients.into_iter().map(Entry::Client));
+    let servers = servers.into_iter().filter(|_| args.kind != Kind::Clients);
+    let clients = clients.into_iter().filter(|_| args.kind != Kind::Servers);
+    let entries = servers.map(Entry::Server).chain(clients.map(Entry::Client));
     for entry in entries {
         eprintln!("\n== {}", entry.heading());
         let expectations =

@@ -72,7 +72,7 @@ fn entry(result: &ScenarioResult) -> Markup {
                 span class=(result.verdict.as_str()) { (verdict_cell(result)) } " "
                 code { (result.id) } " " (result.title) (super::run_suffix(result.attempt))
             }
-            p { i { (result.guarantee) } }
+            @if !result.guarantee.is_empty() { p { i { (result.guarantee) } } }
             @if let Some(reason) = &result.reason { p.reason { b { "Reason:" } " " (reason) } }
             @if !result.evidence.is_empty() {
                 ul.evidence { @for line in &result.evidence { li { (line) } } }

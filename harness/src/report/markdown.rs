@@ -141,7 +141,9 @@ pub fn render(report: &Report) -> String {
         let _ = writeln!(out, "\n## Failures and errors\n");
         for result in failures {
             let _ = writeln!(out, "### `{}`: {}\n", result.id, result.title);
-            let _ = writeln!(out, "Guarantee: {}\n", result.guarantee);
+            if !result.guarantee.is_empty() {
+                let _ = writeln!(out, "Guarantee: {}\n", result.guarantee);
+            }
             if let Some(reason) = &result.reason {
                 let _ = writeln!(out, "**{}**: {}\n", verdict_cell(result), text(reason));
             }

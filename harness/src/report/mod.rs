@@ -88,6 +88,10 @@ pub struct ScenarioResult {
     pub id: String,
     pub area: String,
     pub title: String,
+    /// The scenario's own statement of its guarantee (published copies
+    /// leave it out: its file and `explain` have it, and the page states
+    /// each promise once).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub guarantee: String,
     pub attempt: u32,
     pub verdict: Verdict,

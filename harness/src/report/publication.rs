@@ -13,13 +13,17 @@ pub const PUBLISHED_SPANS: usize = 0;
 
 impl Report {
     /// The report as it is committed and published: every verdict, reason,
-    /// evidence line and figure, but at most `max_spans` timeline spans per
+    /// evidence line and figure, no per-scenario guarantee sentence, and at most `max_spans` timeline spans per
     /// scenario, sampled evenly by start time so a picture keeps its shape;
     /// the others are counted in `timeline_dropped`. The full report is
     /// written beside the run that made it.
     pub fn for_publication(&self, max_spans: usize) -> Report {
         let mut published = self.clone();
         for result in &mut published.results {
+            // Each scenario's guarantee sentence, repeated in every target's
+            // JSON and page, weighed a fifth of reports/; the page states
+            // each promise once, the scenario files state the rest.
+            result.guarantee.clear();
             let total = result.timeline.len();
             if total <= max_spans {
                 continue;

@@ -44,7 +44,7 @@ fn cell(
 }
 
 fn tip_text(target: &Target, scenario: &Scenario, cell: &Cell, change: Option<&Change>) -> String {
-    let mut text = format!("{} on {}: {}", scenario.id, target.name, cell.label());
+    let mut text = format!("{} on {}: {}", scenario.id, target.label(), cell.label());
     if let Some(change) = change {
         let before = change.before.as_deref().unwrap_or("not run");
         text.push_str(&format!(" (was {before})"));
@@ -64,7 +64,7 @@ pub fn render(matrix: &Matrix) -> Markup {
             thead { tr {
                 th { "scenario" }
                 @for target in &matrix.targets {
-                    th { a href=(links::report(&target.folder)) { (target.name) } }
+                    th { a href=(links::report(&target.folder)) { (target.label()) } }
                 }
             } }
             @for name in matrix.areas() {

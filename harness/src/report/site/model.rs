@@ -44,6 +44,17 @@ pub enum Role {
     Client,
 }
 
+impl Target {
+    /// Its name as the matrix's columns and filters show it: a client
+    /// library is told apart from a server of the same name.
+    pub fn label(&self) -> String {
+        match self.role {
+            Role::Server => self.name.clone(),
+            Role::Client => format!("{} (client)", self.name),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Target {
     pub name: String,

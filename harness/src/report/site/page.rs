@@ -58,7 +58,7 @@ fn filters(matrix: &Matrix) -> Markup {
                 select name="impl" {
                     option value="" { "all implementations" }
                     @for (index, target) in matrix.targets.iter().enumerate() {
-                        option value=(index) { (target.name) }
+                        option value=(index) { (target.label()) }
                     }
                 }
             }
