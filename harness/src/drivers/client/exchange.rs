@@ -172,10 +172,20 @@ fn judge_cancel(exchange: &SeenExchange, params: &Params, result: &ExchangeResul
             exchange.longest_send_wait_ms, params.deadline_ms, exchange.requests
         ));
     }
-    if !exchange.cancelled {
+    // hyper ends a request body cleanly on RST_STREAM CANCEL as on a
+    // half-close, and when the reset races the server's last response the
+    // stream can look half-closed: either way the request half ended, and
+    // the client's own report (no half-close, CANCELLED) says which.
+    if !exchange.cancelled && !exchange.half_closed {
         return Finding::fail(format!(
-            "the server never saw the receiving half's cancel: it had {} requests and sent {} responses (half-closed: {})",
-            exchange.requests, exchange.responses_sent, exchange.half_closed
+            "the server never saw the receiving half's cancel: it had {} requests and sent {} responses, and the stream stayed open",
+            exchange.requests, exchange.responses_sent
+        ));
+    }
+    if !exchange.cancelled && result.half_closed {
+        return Finding::fail(format!(
+            "the sender half-closed after {} requests instead of being stopped by the receiving half's cancel",
+            exchange.requests
         ));
     }
     if exchange.requests >= u64::from(params.messages) {
