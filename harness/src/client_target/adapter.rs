@@ -1,23 +1,19 @@
-//! A client adapter process: started with `sh -c`, greeted (protocol
-//! version), given one instruction at a time, watched (exit status, stderr
-//! tail) and restarted after it died, so that later scenarios still run.
+//! A client adapter process: given one instruction at a time, watched (exit
+//! status, stderr tail) and restarted after it died, so that later
+//! scenarios still run ([`super::launch`] starts it).
 
-use std::process::Stdio;
-use std::sync::Arc;
 use std::time::Duration;
 
 use conformance::proto::probe::{
-    AdapterHello, AdapterMessage, HarnessMessage, Hello, Instruction, InstructionResult,
-    adapter_message, harness_message,
+    AdapterHello, AdapterMessage, HarnessMessage, Instruction, InstructionResult, adapter_message,
+    harness_message,
 };
 use tokio::io::BufReader;
-use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tokio::process::{Child, ChildStdin, ChildStdout};
 
+use super::launch::{launch, stop};
 use super::protocol::{FrameError, PROTOCOL_VERSION, read_frame, write_frame};
-use crate::target::process::{Tail, collect, describe, signal_group};
-
-/// How long an adapter has to answer the hello (a JVM starts slowly).
-const HELLO_LIMIT: Duration = Duration::from_secs(60);
+use crate::target::process::{Tail, describe, signal_group};
 
 /// Why the adapter could not carry an instruction out.
 #[derive(Debug, thiserror::Error)]
@@ -46,18 +42,18 @@ pub enum AdapterError {
 }
 
 /// One running adapter process.
-struct Running {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
+pub(super) struct Running {
+    pub(super) child: Child,
+    pub(super) stdin: ChildStdin,
+    pub(super) stdout: BufReader<ChildStdout>,
     /// The stderr collector: done once the process has closed stderr.
-    stderr: tokio::task::JoinHandle<()>,
+    pub(super) stderr: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
     /// Waits (briefly) for the process to end and its stderr to be read to
     /// the end; its exit status, if it ended.
-    async fn ended(&mut self) -> Option<String> {
+    pub(super) async fn ended(&mut self) -> Option<String> {
         let status = tokio::time::timeout(Duration::from_secs(2), self.child.wait())
             .await
             .ok()
@@ -115,11 +111,9 @@ impl Adapter {
         limit: Duration,
     ) -> Result<InstructionResult, AdapterError> {
         let mut slot = self.running.lock().await;
-        if slot.is_none() {
-            *slot = Some(launch(&self.command, &self.tail).await?.0);
-        }
-        let Some(running) = slot.as_mut() else {
-            unreachable!("just started");
+        let running = match slot.take() {
+            Some(running) => slot.insert(running),
+            None => slot.insert(launch(&self.command, &self.tail).await?.0),
         };
         let id = instruction.id;
         let message = HarnessMessage {
@@ -127,25 +121,16 @@ impl Adapter {
         };
         let exchange = async {
             write_frame(&mut running.stdin, &message).await?;
-            loop {
-                let answer: AdapterMessage =
-                    read_frame(&mut running.stdout, "AdapterMessage").await?;
-                match answer.kind {
-                    Some(adapter_message::Kind::Result(result)) if result.id == id => {
-                        return Ok(Ok(result));
-                    }
-                    Some(adapter_message::Kind::Result(result)) => {
-                        return Ok(Err(format!(
-                            "a result for instruction {} while instruction {id} was in flight",
-                            result.id
-                        )));
-                    }
-                    Some(adapter_message::Kind::Hello(_)) => {
-                        return Ok(Err("a second hello".to_owned()));
-                    }
-                    None => return Ok(Err("an AdapterMessage with no kind set".to_owned())),
-                }
-            }
+            let answer: AdapterMessage = read_frame(&mut running.stdout, "AdapterMessage").await?;
+            Ok(match answer.kind {
+                Some(adapter_message::Kind::Result(result)) if result.id == id => Ok(result),
+                Some(adapter_message::Kind::Result(result)) => Err(format!(
+                    "a result for instruction {} while instruction {id} was in flight",
+                    result.id
+                )),
+                Some(adapter_message::Kind::Hello(_)) => Err("a second hello".to_owned()),
+                None => Err("an AdapterMessage with no kind set".to_owned()),
+            })
         };
         let outcome = tokio::time::timeout(limit, exchange).await;
         match outcome {
@@ -221,96 +206,4 @@ impl Adapter {
             }
         }
     }
-}
-
-/// Kills a process that broke the protocol or stalled.
-async fn stop(running: Option<Running>) {
-    if let Some(mut running) = running {
-        signal_group(running.child.id(), "-KILL");
-        let _ = tokio::time::timeout(Duration::from_secs(5), running.child.wait()).await;
-    }
-}
-
-/// Spawns the command and exchanges hellos.
-async fn launch(command: &str, tail: &Tail) -> Result<(Running, AdapterHello), AdapterError> {
-    let start_error = |reason: String| AdapterError::Start {
-        command: command.to_owned(),
-        reason,
-    };
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg(command)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|err| start_error(err.to_string()))?;
-    let (Some(stdin), Some(stdout), Some(stderr)) =
-        (child.stdin.take(), child.stdout.take(), child.stderr.take())
-    else {
-        return Err(start_error("no stdin, stdout or stderr pipe".to_owned()));
-    };
-    let mut running = Running {
-        child,
-        stdin,
-        stdout: BufReader::new(stdout),
-        stderr: collect(stderr, Arc::clone(tail)),
-    };
-    let hello = HarnessMessage {
-        kind: Some(harness_message::Kind::Hello(Hello {
-            protocol_version: PROTOCOL_VERSION,
-        })),
-    };
-    let greeting = async {
-        write_frame(&mut running.stdin, &hello).await?;
-        read_frame::<AdapterMessage>(&mut running.stdout, "AdapterMessage").await
-    };
-    let answer = match tokio::time::timeout(HELLO_LIMIT, greeting).await {
-        Ok(Ok(answer)) => answer,
-        Ok(Err(err)) => {
-            let status = running.ended().await;
-            let what = match (&err, &status) {
-                (FrameError::Closed, Some(status)) => {
-                    format!("it ended before its hello ({status})")
-                }
-                (_, Some(status)) => format!("no hello ({err}; then it ended, {status})"),
-                (_, None) => format!("no hello: {err}"),
-            };
-            let text = tail
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .iter()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join("\n");
-            stop(Some(running)).await;
-            return Err(start_error(format!(
-                "{what}. An adapter waits for the harness's hello on stdin and answers on stdout (proto/conformance/v1/client.proto). Its last output:\n{text}"
-            )));
-        }
-        Err(_) => {
-            stop(Some(running)).await;
-            return Err(start_error(format!(
-                "no hello within {} s",
-                HELLO_LIMIT.as_secs()
-            )));
-        }
-    };
-    let Some(adapter_message::Kind::Hello(hello)) = answer.kind else {
-        stop(Some(running)).await;
-        return Err(AdapterError::Protocol {
-            command: command.to_owned(),
-            reason: "its first message was not a hello".to_owned(),
-        });
-    };
-    if hello.protocol_version != PROTOCOL_VERSION {
-        stop(Some(running)).await;
-        return Err(AdapterError::Version {
-            command: command.to_owned(),
-            adapter: hello.protocol_version,
-        });
-    }
-    Ok((running, hello))
 }

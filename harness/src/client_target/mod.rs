@@ -5,6 +5,7 @@
 //! ([`protocol`]); [`reference`] is the suite's own adapter, on tonic.
 
 pub mod adapter;
+mod launch;
 pub mod protocol;
 pub mod reference;
 

@@ -107,10 +107,11 @@ fn spawn(command: &str, port: u16, tail: &Tail) -> Result<Child, TargetError> {
         .spawn()
         .map_err(|err| TargetError::Start(format!("cannot run `{line}`: {err}")))?;
     if let Some(stdout) = child.stdout.take() {
-        let _ = collect(stdout, Arc::clone(tail));
+        // Detached: the collector ends with the stream.
+        drop(collect(stdout, Arc::clone(tail)));
     }
     if let Some(stderr) = child.stderr.take() {
-        let _ = collect(stderr, Arc::clone(tail));
+        drop(collect(stderr, Arc::clone(tail)));
     }
     Ok(child)
 }

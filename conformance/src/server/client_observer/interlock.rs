@@ -70,10 +70,10 @@ async fn exchange(
                     r.seen.requests += 1;
                     r.seen.responses_before_last_request = r.seen.responses_sent;
                 });
-                if let Some(seq) = pending.replace(request.seq) {
-                    if !send(&tx, &record, seq, size).await {
-                        return cancelled(&record);
-                    }
+                if let Some(seq) = pending.replace(request.seq)
+                    && !send(&tx, &record, seq, size).await
+                {
+                    return cancelled(&record);
                 }
             }
             Ok(None) => {

@@ -123,6 +123,31 @@ impl BarrierSeen {
         None
     }
 
+    /// The adapter's result, once the server's view proves no violation;
+    /// otherwise the finding to end with: the violation (also when the
+    /// adapter stalled: a serialising client stalls), or the broken adapter.
+    pub(crate) fn judge(
+        &self,
+        ctx: &Ctx,
+        outcome: Result<InstructionResult, AdapterError>,
+        parties: usize,
+        what: &str,
+    ) -> Result<InstructionResult, Finding> {
+        match outcome {
+            Ok(result) => match self.violation(parties, what) {
+                Some(finding) => Err(self.record(finding)),
+                None => Ok(result),
+            },
+            Err(err @ AdapterError::Stalled { .. }) => {
+                let finding = self
+                    .violation(parties, what)
+                    .unwrap_or_else(|| adapter_broke(ctx, &err));
+                Err(self.record(finding).evidence(format!("adapter: {err}")))
+            }
+            Err(err) => Err(self.record(adapter_broke(ctx, &err))),
+        }
+    }
+
     pub(crate) fn record(&self, finding: Finding) -> Finding {
         finding
             .figure("entered", self.entered as f64)

@@ -3,8 +3,7 @@
 
 use conformance::proto::probe::{Call, Calls, GatherRequest, call, instruction};
 
-use super::common::{BarrierSeen, adapter_broke, instruct, seen};
-use crate::client_target::AdapterError;
+use super::common::{BarrierSeen, instruct, seen};
 use crate::drivers::Subject;
 use crate::drivers::prelude::*;
 
@@ -66,19 +65,10 @@ impl Driver for Gather {
         let server = BarrierSeen::of(&seen(&ctx, &group, Duration::ZERO).await?.calls);
         let what = if params.streams { "streams" } else { "calls" };
         let parties = parties as usize;
-        let result = match outcome {
+        let result = match server.judge(&ctx, outcome, parties, what) {
             Ok(result) => result,
-            Err(err @ AdapterError::Stalled { .. }) => {
-                let finding = server
-                    .violation(parties, what)
-                    .unwrap_or_else(|| adapter_broke(&ctx, &err));
-                return Ok(server.record(finding).evidence(format!("adapter: {err}")));
-            }
-            Err(err) => return Ok(server.record(adapter_broke(&ctx, &err))),
+            Err(finding) => return Ok(finding),
         };
-        if let Some(finding) = server.violation(parties, what) {
-            return Ok(server.record(finding));
-        }
         let mut checks = Checks::new();
         for call in &result.calls {
             if call.code != 0 {

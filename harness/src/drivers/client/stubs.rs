@@ -4,8 +4,7 @@
 
 use conformance::proto::probe::{Call, Calls, GatherRequest, RendezvousCall, call, instruction};
 
-use super::common::{BarrierSeen, adapter_broke, instruct, seen};
-use crate::client_target::AdapterError;
+use super::common::{BarrierSeen, instruct, seen};
 use crate::drivers::Subject;
 use crate::drivers::prelude::*;
 
@@ -84,19 +83,10 @@ impl Driver for Stubs {
         let outcome = instruct(&ctx, work, deadline).await?;
         let server = BarrierSeen::of(&seen(&ctx, &group, Duration::ZERO).await?.calls);
         let what = "Gather and Rendezvous calls";
-        let result = match outcome {
+        let result = match server.judge(&ctx, outcome, parties as usize, what) {
             Ok(result) => result,
-            Err(err @ AdapterError::Stalled { .. }) => {
-                let finding = server
-                    .violation(parties as usize, what)
-                    .unwrap_or_else(|| adapter_broke(&ctx, &err));
-                return Ok(server.record(finding).evidence(format!("adapter: {err}")));
-            }
-            Err(err) => return Ok(server.record(adapter_broke(&ctx, &err))),
+            Err(finding) => return Ok(finding),
         };
-        if let Some(finding) = server.violation(parties as usize, what) {
-            return Ok(server.record(finding));
-        }
         let mut checks = Checks::new();
         for call in &result.calls {
             let index = call

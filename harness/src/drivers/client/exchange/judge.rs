@@ -1,106 +1,15 @@
-//! `client-exchange`: one stream of a client library, a task sending while
-//! another receives, through the server's Interlock: it progresses only if
-//! the client reads as it sends (or cancels from the receiving half).
+//! How a client exchange is judged from the server's record and the
+//! client's report: a stall, a completed exchange, a cancel from the
+//! receiving half.
 
-use conformance::proto::probe::{Exchange, ExchangeResult, SeenExchange, instruction};
+use conformance::proto::probe::{ExchangeResult, SeenExchange};
 
-use super::common::{adapter_broke, instruct, seen};
-use crate::client_target::AdapterError;
-use crate::drivers::Subject;
+use super::{Params, record};
 use crate::drivers::prelude::*;
-
-pub struct ClientExchange;
-
-#[derive(Debug, Deserialize, Serialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Params {
-    /// Requests the sending task sends (at most, when cancelling).
-    pub messages: u32,
-    pub request_size: u32,
-    pub response_size: u32,
-    /// Responses the server sends after the client's half-close.
-    pub after_half_close: u32,
-    /// The receiving task cancels the call after this many responses (0:
-    /// it reads to the end).
-    pub cancel_after: u32,
-    /// The stream's deadline.
-    pub deadline_ms: u32,
-}
-
-impl Default for Params {
-    fn default() -> Self {
-        Self {
-            messages: 32,
-            request_size: 64 * 1024,
-            response_size: 1024 * 1024,
-            after_half_close: 0,
-            cancel_after: 0,
-            deadline_ms: 8_000,
-        }
-    }
-}
-
-impl Driver for ClientExchange {
-    const NAME: &'static str = "client-exchange";
-    const DOC: &'static str = include_str!("exchange.md");
-    const SUBJECT: Subject = Subject::Client;
-    type Params = Params;
-
-    async fn run(ctx: Ctx, params: Arc<Params>) -> DriverResult {
-        let tag = ctx.unique("interlock");
-        let work = instruction::Work::Exchange(Exchange {
-            tag: tag.clone(),
-            messages: params.messages,
-            request_size: params.request_size,
-            response_size: params.response_size,
-            after_half_close: params.after_half_close,
-            cancel_after: params.cancel_after,
-        });
-        let deadline = Duration::from_millis(u64::from(params.deadline_ms));
-        let outcome = instruct(&ctx, work, deadline).await?;
-        let seen = seen(&ctx, &tag, Duration::from_secs(2)).await?;
-        let result = match outcome {
-            Ok(result) => result.exchange.unwrap_or_default(),
-            Err(err @ AdapterError::Stalled { .. }) => {
-                let stalled = seen.exchanges.first().and_then(|e| stall(e, &params));
-                let finding = stalled.unwrap_or_else(|| adapter_broke(&ctx, &err));
-                return Ok(finding.evidence(format!("adapter: {err}")));
-            }
-            Err(err) => return Ok(adapter_broke(&ctx, &err)),
-        };
-        let client = format!(
-            "client: status {} {:?}, sent {}, half-closed {}, received {} (in order: {}){}",
-            result.code,
-            result.message,
-            result.sent,
-            result.half_closed,
-            result.received,
-            result.in_order,
-            if result.sender_error.is_empty() {
-                String::new()
-            } else {
-                format!(", sender: {}", result.sender_error)
-            }
-        );
-        let [exchange] = seen.exchanges.as_slice() else {
-            return Ok(Finding::fail(format!(
-                "the server saw {} Interlock streams of this exchange, not one",
-                seen.exchanges.len()
-            ))
-            .evidence(client));
-        };
-        let finding = if params.cancel_after > 0 {
-            judge_cancel(exchange, &params, &result)
-        } else {
-            judge_exchange(exchange, &params, &result)
-        };
-        Ok(record(finding, exchange).evidence(client))
-    }
-}
 
 /// The failure a stalled exchange proves: the transport stopped taking the
 /// server's responses while the client still had requests to send.
-fn stall(exchange: &SeenExchange, params: &Params) -> Option<Finding> {
+pub(super) fn stall(exchange: &SeenExchange, params: &Params) -> Option<Finding> {
     let expected = u64::from(params.messages) + u64::from(params.after_half_close);
     let stalled =
         params.cancel_after == 0 && exchange.responses_sent < expected && !exchange.half_closed;
@@ -115,7 +24,11 @@ fn stall(exchange: &SeenExchange, params: &Params) -> Option<Finding> {
     })
 }
 
-fn judge_exchange(exchange: &SeenExchange, params: &Params, result: &ExchangeResult) -> Finding {
+pub(super) fn judge_exchange(
+    exchange: &SeenExchange,
+    params: &Params,
+    result: &ExchangeResult,
+) -> Finding {
     let expected = u64::from(params.messages) + u64::from(params.after_half_close);
     if let Some(stalled) = stall(exchange, params) {
         return stalled;
@@ -162,7 +75,11 @@ fn judge_exchange(exchange: &SeenExchange, params: &Params, result: &ExchangeRes
     )
 }
 
-fn judge_cancel(exchange: &SeenExchange, params: &Params, result: &ExchangeResult) -> Finding {
+pub(super) fn judge_cancel(
+    exchange: &SeenExchange,
+    params: &Params,
+    result: &ExchangeResult,
+) -> Finding {
     // A stalled exchange ends at its deadline, whose reset the server also
     // sees as a cancel: the server's wait and the client's status tell the
     // two apart.
@@ -217,22 +134,4 @@ fn judge_cancel(exchange: &SeenExchange, params: &Params, result: &ExchangeResul
             exchange.requests, params.messages
         ),
     )
-}
-
-fn record(finding: Finding, exchange: &SeenExchange) -> Finding {
-    finding
-        .figure("requests_seen", exchange.requests as f64)
-        .figure("responses_taken", exchange.responses_sent as f64)
-        .figure("responses_before_last_request", exchange.responses_before_last_request as f64)
-        .figure("longest_send_wait_ms", f64::from(exchange.longest_send_wait_ms))
-        .evidence(format!(
-            "server: {} requests, {} responses taken by the transport ({} before the last request), half-closed {}, cancelled {}, ended {}, longest wait to send {} ms",
-            exchange.requests,
-            exchange.responses_sent,
-            exchange.responses_before_last_request,
-            exchange.half_closed,
-            exchange.cancelled,
-            exchange.ended,
-            exchange.longest_send_wait_ms
-        ))
 }
