@@ -72,7 +72,11 @@ fn readme(publication: &Publication, published: &Matrix) -> String {
 /// Writes everything; returns the paths written.
 pub fn publish(publication: &Publication) -> Result<Vec<PathBuf>, String> {
     let previous = previous(publication)?;
-    let mut matrix = site::with_previous(publication.reports, publication.title, previous.as_ref());
+    // Servers first, then client libraries, each in the order given; the
+    // site pairs each report with its target by position.
+    let mut reports = publication.reports.to_vec();
+    reports.sort_by_key(|report| !report.target.role.is_server());
+    let mut matrix = site::with_previous(&reports, publication.title, previous.as_ref());
     matrix.not_run = publication
         .not_run
         .iter()
@@ -81,7 +85,7 @@ pub fn publish(publication: &Publication) -> Result<Vec<PathBuf>, String> {
             why: why.clone(),
         })
         .collect();
-    let mut written = site::write(publication.out, publication.reports, &matrix)?;
+    let mut written = site::write(publication.out, &reports, &matrix)?;
     let path = publication.out.join("README.md");
     write_atomic(&path, readme(publication, &matrix).as_bytes())
         .map_err(|err| format!("cannot write {}: {err}", path.display()))?;

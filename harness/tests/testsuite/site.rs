@@ -212,6 +212,26 @@ fn the_committed_site_shows_every_target_and_stays_small() {
         total < 1_000_000,
         "reports/ weighs {total} bytes, over 1 MB"
     );
+    // Each folder holds its own target's report (the site pairs reports
+    // with targets by position; a reordering once swapped them).
+    for target in &matrix.targets {
+        let path = reports.join(&target.folder).join("report.json");
+        let text = std::fs::read_to_string(&path).expect("the target's report.json");
+        let report: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+        assert_eq!(
+            report["target"]["name"],
+            target.name,
+            "{} holds another target's report; {regenerate}",
+            path.display()
+        );
+        let role = report["target"]["role"].as_str().unwrap_or("server");
+        assert_eq!(
+            serde_json::to_value(target.role).expect("a role"),
+            role,
+            "{}: the role; {regenerate}",
+            path.display()
+        );
+    }
 }
 
 fn weight(path: &std::path::Path) -> u64 {

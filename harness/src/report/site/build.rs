@@ -100,7 +100,7 @@ pub fn build(reports: &[Report], title: &str) -> Matrix {
             .map(|report| report.started_at.clone())
             .max()
             .unwrap_or_default(),
-        targets: distinct_folders(servers_first(reports.iter().map(target).collect())),
+        targets: distinct_folders(reports.iter().map(target).collect()),
         scenarios,
         not_run: Vec::new(),
         since: None,
@@ -109,12 +109,6 @@ pub fn build(reports: &[Report], title: &str) -> Matrix {
 
 /// Two reports of one target (shards of a run, say) each keep a folder of
 /// their own: the later ones get `-2`, `-3`, ...
-/// Servers, then client libraries, each in the order given.
-fn servers_first(mut targets: Vec<Target>) -> Vec<Target> {
-    targets.sort_by_key(|target| target.role);
-    targets
-}
-
 fn distinct_folders(mut targets: Vec<Target>) -> Vec<Target> {
     let mut taken = std::collections::BTreeSet::new();
     for target in &mut targets {
