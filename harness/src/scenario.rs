@@ -428,6 +428,9 @@ pub enum Mode {
     /// that also has Health, and in health mode, against a server that has
     /// Health alone.
     Health,
+    /// Checks a client library through its adapter (`--client-cmd`; the
+    /// embedded run uses the suite's own), the reference server observing.
+    Client,
 }
 
 impl Mode {
@@ -436,6 +439,7 @@ impl Mode {
         match self {
             Mode::TestService => "TestService mode",
             Mode::Health => "health mode and TestService mode",
+            Mode::Client => "client mode",
         }
     }
 
@@ -443,14 +447,18 @@ impl Mode {
         match self {
             Mode::TestService => "test-service",
             Mode::Health => "health",
+            Mode::Client => "client",
         }
     }
 }
 
 impl Scenario {
-    /// Whether the scenario needs TestService or only the health service.
+    /// Whether the scenario needs TestService, only the health service, or
+    /// a client adapter.
     pub fn mode(&self) -> Mode {
-        if self.needs.contains(&Capability::Health) {
+        if self.driver.subject == crate::drivers::Subject::Client {
+            Mode::Client
+        } else if self.needs.contains(&Capability::Health) {
             Mode::Health
         } else {
             Mode::TestService
@@ -461,7 +469,10 @@ impl Scenario {
     /// TestService unless it is a health scenario.
     pub fn requirements(&self) -> Vec<Capability> {
         let mut needs = self.needs.clone();
-        if self.mode() == Mode::TestService && !needs.contains(&Capability::TestService) {
+        // A client scenario's observer is the reference server: with its
+        // TestService (absent only when it runs health-only) come
+        // ProbeService and ClientObserver.
+        if self.mode() != Mode::Health && !needs.contains(&Capability::TestService) {
             needs.insert(0, Capability::TestService);
         }
         needs

@@ -111,6 +111,8 @@ pub fn explain(args: &ExplainArgs) -> u8 {
                 "a server without grpc.testing.TestService reports it as `skip`",
             crate::scenario::Mode::Health =>
                 "it needs only grpc.health.v1.Health, so it runs against servers without TestService too",
+            crate::scenario::Mode::Client =>
+                "it checks a client library through its adapter, --client-cmd (the embedded run uses the suite's tonic adapter); the reference server observes",
         }
     );
     if !scenario.needs.is_empty() {
