@@ -27,6 +27,7 @@ fn summary_table(report: &Report) -> Markup {
     let s = &report.summary;
     html! {
         table {
+            @if !t.role.is_server() { tr { th { "tested" } td { "a client library, through its adapter; the suite's reference server observed" } } }
             @if !t.implementation.is_empty() { tr { th { "implementation" } td { (t.implementation) " " (t.version) } } }
             @if !t.threading.is_empty() { tr { th { "threading" } td { (t.threading) } } }
             tr { th { "capabilities" } td { (t.capabilities.join(", ")) } }

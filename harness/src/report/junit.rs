@@ -76,7 +76,15 @@ fn case(result: &ScenarioResult) -> TestCase {
 
 /// Renders the report as JUnit XML.
 pub fn render(report: &Report) -> std::io::Result<String> {
-    let mut junit = JunitReport::new(format!("grpc-conformance: {}", report.target.description));
+    let role = if report.target.role.is_server() {
+        ""
+    } else {
+        "client "
+    };
+    let mut junit = JunitReport::new(format!(
+        "grpc-conformance: {role}{}",
+        report.target.description
+    ));
     let mut by_area: BTreeMap<&str, Vec<&ScenarioResult>> = BTreeMap::new();
     for result in &report.results {
         by_area.entry(&result.area).or_default().push(result);

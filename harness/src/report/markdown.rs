@@ -54,6 +54,12 @@ pub fn render(report: &Report) -> String {
         text(&report.target.description)
     );
     let _ = writeln!(out, "| | |\n|---|---|");
+    if !report.target.role.is_server() {
+        let _ = writeln!(
+            out,
+            "| tested | a client library, through its adapter; the suite's reference server observed |"
+        );
+    }
     if !report.target.implementation.is_empty() {
         let _ = writeln!(
             out,

@@ -272,7 +272,7 @@ mod tests {
         );
         let err = file.select(&["b".to_owned()], path).expect_err("refused");
         assert!(
-            err.contains("no such target in t.toml (it has: a)"),
+            err.contains("no such target or client in t.toml (it has: a)"),
             "{err}"
         );
     }
