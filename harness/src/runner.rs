@@ -225,6 +225,10 @@ pub fn target_summary(
     expectations: &Expectations,
 ) -> TargetSummary {
     let info = target.info.clone().unwrap_or_default();
+    let expectations = expectations
+        .path
+        .as_ref()
+        .map(|path| path.display().to_string());
     if let Some(client) = target.client().filter(|client| client.only_clients) {
         let hello = client.adapter.hello();
         return TargetSummary {
@@ -244,10 +248,7 @@ pub fn target_summary(
             capabilities: Vec::new(),
             advertised_max_streams: None,
             handler_capacity: None,
-            expectations: expectations
-                .path
-                .as_ref()
-                .map(|path| path.display().to_string()),
+            expectations,
             role: crate::drivers::Subject::Client,
         };
     }
@@ -264,10 +265,7 @@ pub fn target_summary(
             .collect(),
         advertised_max_streams: target.advertised_max_streams,
         handler_capacity: target.handler_capacity.clone(),
-        expectations: expectations
-            .path
-            .as_ref()
-            .map(|path| path.display().to_string()),
+        expectations,
         role: crate::drivers::Subject::Server,
     }
 }

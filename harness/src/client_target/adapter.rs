@@ -13,7 +13,7 @@ use tokio::process::{Child, ChildStdin, ChildStdout};
 
 use super::launch::{launch, stop};
 use super::protocol::{FrameError, PROTOCOL_VERSION, read_frame, write_frame};
-use crate::target::process::{Tail, describe, signal_group};
+use crate::target::process::{Tail, describe, signal_group, tail_text};
 
 /// Why the adapter could not carry an instruction out.
 #[derive(Debug, thiserror::Error)]
@@ -183,11 +183,7 @@ impl Adapter {
 
     /// The last lines the adapter wrote to stderr.
     pub fn tail_text(&self) -> String {
-        let tail = self
-            .tail
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        tail.iter().cloned().collect::<Vec<_>>().join("\n")
+        tail_text(&self.tail)
     }
 
     /// Closes the adapter's stdin (its signal to exit) and waits briefly.

@@ -13,7 +13,7 @@ use tokio::process::Command;
 
 use super::adapter::{AdapterError, Running};
 use super::protocol::{FrameError, PROTOCOL_VERSION, read_frame, write_frame};
-use crate::target::process::{Tail, collect, signal_group};
+use crate::target::process::{Tail, collect, signal_group, tail_text};
 
 /// How long an adapter has to answer the hello (a JVM starts slowly).
 const HELLO_LIMIT: Duration = Duration::from_secs(60);
@@ -76,13 +76,7 @@ pub(super) async fn launch(
                 (_, Some(status)) => format!("no hello ({err}; then it ended, {status})"),
                 (_, None) => format!("no hello: {err}"),
             };
-            let text = tail
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .iter()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join("\n");
+            let text = tail_text(tail);
             stop(Some(running)).await;
             return Err(start_error(format!(
                 "{what}. An adapter waits for the harness's hello on stdin and answers on stdout (proto/conformance/v1/client.proto). Its last output:\n{text}"

@@ -29,7 +29,18 @@ pub use tally::*;
 use crate::verdict::{Finding, ReasonKind, Verdict};
 
 /// What a scenario checks: a server or a client library.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Subject {
     #[default]
@@ -40,13 +51,6 @@ pub enum Subject {
 impl Subject {
     pub fn is_server(&self) -> bool {
         *self == Subject::Server
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Subject::Server => "server",
-            Subject::Client => "client",
-        }
     }
 }
 

@@ -69,6 +69,14 @@ fn free_port() -> Result<u16, TargetError> {
         .map_err(|err| TargetError::Start(format!("cannot find a free port: {err}")))
 }
 
+/// The lines kept in `tail`, as one text.
+pub(crate) fn tail_text(tail: &Tail) -> String {
+    let tail = tail
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    tail.iter().cloned().collect::<Vec<_>>().join("\n")
+}
+
 /// Keeps the last lines of `stream` in `tail`, until its end (the task
 /// ends then: await it to be sure every line is in).
 pub(crate) fn collect(
@@ -223,11 +231,7 @@ impl ServerProcess {
 
     /// The last lines of the process's output.
     pub fn stderr_tail(&self) -> String {
-        let tail = self
-            .tail
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        tail.iter().cloned().collect::<Vec<_>>().join("\n")
+        tail_text(&self.tail)
     }
 
     /// How the process ended, if it has.

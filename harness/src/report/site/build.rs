@@ -17,14 +17,6 @@ fn severity(verdict: Verdict) -> u8 {
     }
 }
 
-/// A target's role: what its run tested (`--client-cmd` runs test a client).
-fn role_of(report: &Report) -> Role {
-    match report.target.role {
-        crate::drivers::Subject::Server => Role::Server,
-        crate::drivers::Subject::Client => Role::Client,
-    }
-}
-
 fn target(report: &Report) -> Target {
     let mut worst: BTreeMap<&str, &ScenarioResult> = BTreeMap::new();
     for result in &report.results {
@@ -55,7 +47,7 @@ fn target(report: &Report) -> Target {
     } else {
         report.target.name.clone()
     };
-    let role = role_of(report);
+    let role = report.target.role;
     // A client library often shares its server's name (grpc-go): its
     // report gets a folder of its own.
     let folder = match role {

@@ -34,15 +34,9 @@ pub struct Matrix {
     pub since: Option<Since>,
 }
 
-/// Which side of gRPC a target implements: the suite tests servers today;
-/// client targets get a table of their own.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    #[default]
-    Server,
-    Client,
-}
+/// Which side of gRPC a target's run tested (its report's `role`): client
+/// targets get a table of their own.
+pub use crate::drivers::Subject as Role;
 
 impl Target {
     /// Its name as the matrix's columns and filters show it: a client
