@@ -2,16 +2,17 @@
 //! plain tonic client loop, against the same reference server, at 1, 16, 256
 //! and 1,024 RPCs in flight.
 //!
-//! * `harness`: a channel from `harness::client::Dial` (the counting
-//!   connector every scenario uses) driven by `harness::load::closed_loop`,
-//!   the code of the `sustained-load` scenario: clients from
-//!   `harness::drivers::test_client`, every RPC bounded by `within` and
-//!   recorded as a span on a fresh `harness::timeline::Timeline` (one per
-//!   batch, as one per scenario run).
+//! * `harness`: `harness::load::LoadClient` on a connection of a channel
+//!   from `harness::client::Dial` (the counting connector every scenario
+//!   uses), the code of the `sustained-load` scenario: pre-encoded RPCs on
+//!   h2 from the load's own thread, every RPC bounded in time, its answer
+//!   checked and recorded as a span on a fresh `harness::timeline::Timeline`
+//!   (one per batch, as one per scenario run).
 //! * `plain-tonic`: a `tonic::transport::Channel` from a bare `Endpoint`, and
 //!   N tasks each awaiting its share of the batch in a loop.
 //!
-//! Both sides run on a 2-worker client runtime; the server
+//! The plain side runs on a 2-worker client runtime, the harness's load on
+//! its own thread (driven from that runtime); the server
 //! (`conformance::server::RunningServer`) runs on a runtime and threads of
 //! its own. The two sides alternate at each level, so both see the same
 //! machine. After criterion, a paired pass alternates harness and plain
@@ -29,9 +30,9 @@ use std::time::{Duration, Instant};
 use conformance::proto::grpc_testing::test_service_client::TestServiceClient;
 use conformance::server::{RunningServer, ServerConfig};
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
-use harness::client::{Channel, ChannelOptions, Dial};
+use harness::client::{ChannelOptions, Dial};
 use harness::drivers::{output_request, unary_request};
-use harness::load::{Call, LoadSpec, closed_loop};
+use harness::load::{Call, LoadClient, LoadSpec};
 use harness::timeline::Timeline;
 use tokio::runtime::Runtime;
 use tonic::transport::Endpoint;
@@ -88,14 +89,14 @@ fn client_runtime() -> Runtime {
 }
 
 /// One batch through the harness's path; returns the time it took.
-async fn harness_batch(channel: &Channel, kind: Kind, level: usize) -> Duration {
+async fn harness_batch(client: &LoadClient, kind: Kind, level: usize) -> Duration {
     let spec = LoadSpec {
         call: kind.call(),
         ..LoadSpec::unary(level, batch(level))
     };
     let timeline = Timeline::new();
     let started = Instant::now();
-    let outcome = closed_loop(channel, &timeline, &spec).await;
+    let outcome = client.run(&timeline, &spec).await;
     let took = started.elapsed();
     assert_eq!(
         outcome.failed, 0,
@@ -147,17 +148,19 @@ async fn plain_batch(channel: &PlainChannel, kind: Kind, level: usize) -> Durati
 
 /// The two sides' channels, built (lazily connecting) inside the runtime,
 /// once, and reused by every batch, as a scenario reuses its channel.
-fn channels(runtime: &Runtime, uri: &str) -> (Channel, PlainChannel) {
+fn channels(runtime: &Runtime, uri: &str) -> (LoadClient, PlainChannel) {
     runtime.block_on(async {
         let dial = Dial {
             uri: uri.to_owned(),
             tls: None,
             client_defects: Vec::new(),
         };
-        let harness = dial
+        let channel = dial
             .channel(&ChannelOptions::default())
-            .expect("a harness channel")
-            .handle();
+            .expect("a harness channel");
+        let harness = LoadClient::connect(channel.connector())
+            .await
+            .expect("the harness's load connection");
         let plain = Endpoint::from_shared(uri.to_owned())
             .expect("an endpoint")
             .tcp_nodelay(true)
@@ -169,7 +172,7 @@ fn channels(runtime: &Runtime, uri: &str) -> (Channel, PlainChannel) {
 fn throughput(
     criterion: &mut Criterion,
     runtime: &Runtime,
-    harness_channel: &Channel,
+    harness_client: &LoadClient,
     plain_channel: &PlainChannel,
 ) {
     for kind in [Kind::Unary, Kind::Streaming] {
@@ -181,16 +184,15 @@ fn throughput(
                 BenchmarkId::new("harness", level),
                 &level,
                 |bench, &level| {
-                    bench.to_async(runtime).iter_custom(|iterations| {
-                        let channel = harness_channel.clone();
-                        async move {
+                    bench
+                        .to_async(runtime)
+                        .iter_custom(|iterations| async move {
                             let mut total = Duration::ZERO;
                             for _ in 0..iterations {
-                                total += harness_batch(&channel, kind, level).await;
+                                total += harness_batch(harness_client, kind, level).await;
                             }
                             total
-                        }
-                    });
+                        });
                 },
             );
             group.bench_with_input(
@@ -276,7 +278,7 @@ const ORDERS: [[usize; 3]; 6] = [
 /// Each round of the paired pass, per cell: a harness batch, a plain batch
 /// and a second plain batch (the A/A control), in the round's order.
 async fn round(
-    harness: &Channel,
+    harness: &LoadClient,
     plain: &PlainChannel,
     kind: Kind,
     level: usize,
@@ -327,7 +329,7 @@ fn paired_cells() -> Vec<Cell> {
 /// kind and side for the chart.
 fn paired(
     runtime: &Runtime,
-    harness: &Channel,
+    harness: &LoadClient,
     plain: &PlainChannel,
     rounds: usize,
 ) -> Vec<chart::Series> {
@@ -430,7 +432,7 @@ fn paired(
 /// runs only that side (one warm-up batch, then the batches) and prints its
 /// RPCs/s, for a profiler or an instruction counter (callgrind) to look at
 /// one side alone.
-fn one_side(runtime: &Runtime, harness: &Channel, plain: &PlainChannel, spec: &str) {
+fn one_side(runtime: &Runtime, harness: &LoadClient, plain: &PlainChannel, spec: &str) {
     let parts: Vec<&str> = spec.split(',').collect();
     let [side, kind, level, batches] = parts[..] else {
         panic!("GRPC_BENCH_ONE_SIDE={spec:?}: expected side,kind,in-flight,batches");
@@ -472,16 +474,16 @@ fn one_side(runtime: &Runtime, harness: &Channel, plain: &PlainChannel, spec: &s
 fn main() {
     let server = RunningServer::start(ServerConfig::default()).expect("the reference server");
     let runtime = client_runtime();
-    let (harness_channel, plain_channel) = channels(&runtime, &server.uri());
+    let (harness_client, plain_channel) = channels(&runtime, &server.uri());
     if let Ok(spec) = std::env::var("GRPC_BENCH_ONE_SIDE") {
-        one_side(&runtime, &harness_channel, &plain_channel, &spec);
+        one_side(&runtime, &harness_client, &plain_channel, &spec);
         return;
     }
     let mut criterion = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3))
         .configure_from_args();
-    throughput(&mut criterion, &runtime, &harness_channel, &plain_channel);
+    throughput(&mut criterion, &runtime, &harness_client, &plain_channel);
     criterion.final_summary();
 
     // The paired pass runs under `cargo bench` only (not `cargo test
@@ -491,7 +493,7 @@ fn main() {
         .and_then(|rounds| rounds.parse().ok())
         .unwrap_or(30);
     if rounds > 0 && std::env::args().any(|arg| arg == "--bench") {
-        let series = paired(&runtime, &harness_channel, &plain_channel, rounds);
+        let series = paired(&runtime, &harness_client, &plain_channel, rounds);
         if let Some(path) = chart::write(&series, &LEVELS) {
             println!("throughput chart: {}", path.display());
         }

@@ -20,6 +20,7 @@ use tonic::transport::{Endpoint, Uri};
 
 pub use cancellable::cancellable_bidi;
 pub use channel::{Channel, is_refused};
+
 pub use tls::{Tls, TlsOptions};
 
 use crate::defects::ClientDefect;
@@ -102,8 +103,56 @@ impl Dial {
 }
 
 /// A connection's byte stream, plaintext or TLS.
-trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
+pub trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
+
+/// Opens the connections of one client channel: TCP (with `TCP_NODELAY`),
+/// the TLS handshake for an https:// target, each connection counted.
+/// Cheap to clone; usable from any tokio runtime (the load generator
+/// connects from its own).
+#[derive(Clone)]
+pub struct Connector {
+    uri: Uri,
+    tls: Option<Tls>,
+    connections: Arc<AtomicUsize>,
+}
+
+impl std::fmt::Debug for Connector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connector")
+            .field("uri", &self.uri)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connector {
+    /// The target's URI (`http://host:port` or `https://host:port`).
+    pub fn uri(&self) -> &Uri {
+        &self.uri
+    }
+
+    /// One new connection to the target, counted.
+    pub async fn connect(&self) -> std::io::Result<Box<dyn Io>> {
+        connect_counted(&self.uri, self.tls.as_ref(), &self.connections).await
+    }
+}
+
+async fn connect_counted(
+    uri: &Uri,
+    tls: Option<&Tls>,
+    connections: &AtomicUsize,
+) -> std::io::Result<Box<dyn Io>> {
+    let host = uri.host().unwrap_or("127.0.0.1").trim_matches(['[', ']']);
+    let default_port = if tls.is_some() { 443 } else { 80 };
+    let port = uri.port_u16().unwrap_or(default_port);
+    let stream = tokio::net::TcpStream::connect((host, port)).await?;
+    stream.set_nodelay(true)?;
+    connections.fetch_add(1, Ordering::SeqCst);
+    Ok(match tls {
+        Some(tls) => Box::new(tls.connect(stream).await?),
+        None => Box::new(stream),
+    })
+}
 
 /// A lazily connecting channel whose connector counts TCP connections and
 /// does the TLS handshake for an https:// target.
@@ -119,16 +168,7 @@ fn counted(
         let connections = Arc::clone(&connections);
         let tls = tls.clone();
         async move {
-            let host = uri.host().unwrap_or("127.0.0.1").trim_matches(['[', ']']);
-            let default_port = if tls.is_some() { 443 } else { 80 };
-            let port = uri.port_u16().unwrap_or(default_port);
-            let stream = tokio::net::TcpStream::connect((host, port)).await?;
-            stream.set_nodelay(true)?;
-            connections.fetch_add(1, Ordering::SeqCst);
-            let io: Box<dyn Io> = match &tls {
-                Some(tls) => Box::new(tls.connect(stream).await?),
-                None => Box::new(stream),
-            };
+            let io = connect_counted(&uri, tls.as_ref(), &connections).await?;
             Ok::<_, std::io::Error>(TokioIo::new(io))
         }
     });
@@ -152,6 +192,17 @@ impl ClientChannel {
             )
         } else {
             self.channel.clone()
+        }
+    }
+
+    /// What opens this channel's connections, for a client that speaks
+    /// HTTP/2 itself on a connection of the channel (the load generator);
+    /// its connections count as the channel's.
+    pub fn connector(&self) -> Connector {
+        Connector {
+            uri: self.endpoint.uri().clone(),
+            tls: self.tls.clone(),
+            connections: Arc::clone(&self.connections),
         }
     }
 

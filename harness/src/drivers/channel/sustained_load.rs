@@ -3,7 +3,7 @@
 //! sustained_load.md).
 
 use crate::drivers::prelude::*;
-use crate::load::{self, LoadSpec, closed_loop};
+use crate::load::{self, LoadClient, LoadSpec};
 
 pub struct SustainedLoad;
 
@@ -60,7 +60,11 @@ impl Driver for SustainedLoad {
             check_echo: true,
         };
         let channel = ctx.channel()?;
-        let outcome = closed_loop(&channel.handle(), ctx.timeline(), &spec).await;
+        // No connection, no load: the run reaches no verdict.
+        let client = LoadClient::connect(channel.connector())
+            .await
+            .map_err(DriverError::target)?;
+        let outcome = client.run(ctx.timeline(), &spec).await;
         let issued = outcome.issued();
         // Milliseconds, to the microsecond.
         let millis =
