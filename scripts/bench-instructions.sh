@@ -27,14 +27,14 @@ if [ ${#cells[@]} -eq 0 ]; then
     cells=(unary:1 unary:16 unary:256 unary:1024 streaming:1 streaming:16 streaming:256 streaming:1024)
 fi
 
-bench=$(cargo bench -p grpc-conformance --bench throughput --no-run --message-format=json 2>/dev/null |
+bench=$(cargo bench -p grpc-conformance --features bench --bench throughput --no-run --message-format=json 2>/dev/null |
     python3 -c 'import json,sys
 for line in sys.stdin:
     m = json.loads(line)
     if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "throughput" and m.get("executable"):
         print(m["executable"])')
 if [ -z "$bench" ]; then
-    echo "could not build the throughput bench (cargo bench -p grpc-conformance --bench throughput --no-run)" >&2
+    echo "could not build the throughput bench (cargo bench -p grpc-conformance --features bench --bench throughput --no-run)" >&2
     exit 1
 fi
 

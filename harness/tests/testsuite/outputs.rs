@@ -5,7 +5,7 @@
 //! evidence carrying markup), the published site (page, matrix.json,
 //! badges), `explain`, and the expectations' classification. Review a
 //! change with `cargo insta review`, or accept it with
-//! `INSTA_UPDATE=always cargo test -p grpc-conformance --test testsuite outputs`.
+//! `INSTA_UPDATE=always cargo test --release -p grpc-conformance --test testsuite outputs`.
 
 use std::path::PathBuf;
 

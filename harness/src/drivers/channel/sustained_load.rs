@@ -87,6 +87,14 @@ impl Driver for SustainedLoad {
                 outcome.elapsed.as_millis()
             ))
         };
+        let finding = if outcome.refused > 0 {
+            finding.evidence(format!(
+                "the server refused {} stream(s) before processing them; each was sent again",
+                outcome.refused
+            ))
+        } else {
+            finding
+        };
         Ok(finding
             .evidence(format!(
                 "{:.0} RPCs/s, latency p50 {p50:.2} ms, p99 {p99:.2} ms (figures, not part of the verdict)",
