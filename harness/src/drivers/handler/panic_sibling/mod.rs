@@ -45,6 +45,7 @@ impl Driver for PanicSibling {
 
         // The siblings and the panicking call are open together.
         let count = ctx.open_together(params.siblings, 1, "sibling holds");
+        let answered_in = observe_latency(&mut control, limit).await;
         let tags: Vec<String> = (0..count)
             .map(|i| ctx.unique(&format!("sibling-{i}")))
             .collect();
@@ -57,7 +58,9 @@ impl Driver for PanicSibling {
             .collect();
         for (index, tag) in tags.iter().enumerate() {
             if index == 0 {
-                if let Err(early) = ensure_running(&mut control, tag, limit, "sibling #0").await {
+                if let Err(early) =
+                    ensure_running(&mut control, tag, limit, "sibling #0", answered_in).await
+                {
                     return early;
                 }
             } else if !wait_running(&mut control, tag, limit).await {
