@@ -1,7 +1,7 @@
 //! Fail fast with proof: against a server that serialises handlers, the
 //! scenarios whose evidence proves the stall end on that proof (a stream
 //! without its answer while siblings that had theirs wait, a barrier that
-//! gave up, an Observe left unanswered) instead of waiting out their limits.
+//! holds fewer than its parties and admits no more) instead of waiting out their limits.
 //! The assertions are on the ordering evidence in the reason; the time bound
 //! is only the limit the scenario would otherwise have waited out.
 
@@ -18,8 +18,8 @@ const CASES: &[(&str, &str, u64)] = &[
     ("handler.several-services", "stay open", 5_000),
     (
         "channel.parallel-rendezvous-8",
-        "it gave up on rendezvous",
-        7_000,
+        "inside, blocked waiting for the others, and admitted no more",
+        5_000,
     ),
     (
         "handler.slow-handler",
