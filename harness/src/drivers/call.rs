@@ -176,6 +176,12 @@ impl<T> Call<T> {
         self.task.abort();
     }
 
+    /// A handle that cancels the RPC (as [`Call::abort`]) after the call
+    /// itself was handed to [`Call::join`].
+    pub fn abort_handle(&self) -> tokio::task::AbortHandle {
+        self.task.abort_handle()
+    }
+
     pub fn is_finished(&self) -> bool {
         self.task.is_finished()
     }

@@ -10,6 +10,7 @@ mod ctx;
 pub mod prelude;
 mod probe;
 mod requests;
+mod stall;
 mod streams;
 mod tally;
 
@@ -23,6 +24,7 @@ pub use call::*;
 pub use ctx::Ctx;
 pub use probe::*;
 pub use requests::*;
+pub use stall::*;
 pub use streams::*;
 pub use tally::*;
 

@@ -13,11 +13,15 @@ pub use super::call::{
     join_all, rpc_within, within,
 };
 pub use super::probe::{
-    observe, quick_rpc, read_gauge, unanswered_while_held, wait_gauge, wait_running,
+    Admission, Running, admission_stalled, await_running, observe, observe_latency, quick_rpc,
+    read_gauge, unanswered_while_held, wait_gauge, wait_running,
 };
 pub use super::requests::{
     MAX_MESSAGE, health_client, hold_request, output_request, payload, probe_client, test_client,
     unary_request,
+};
+pub use super::stall::{
+    STALL_FACTOR, STALL_FLOOR, Siblings, StallProof, join_unless_stalled, stall_bound,
 };
 pub use super::streams::{StreamDone, spawn_output_stream, wait_signals};
 pub use super::tally::{Checks, Tally};

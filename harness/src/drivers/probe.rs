@@ -6,7 +6,7 @@ use std::time::Duration;
 use conformance::proto::probe::probe_service_client::ProbeServiceClient;
 use conformance::proto::probe::{HandlerState, HoldMode, ObserveRequest};
 
-use super::{brief, hold_request, probe_client, test_client, unary_request, within};
+use super::{brief, hold_request, probe_client, stall_bound, test_client, unary_request, within};
 use crate::client::Channel;
 
 /// Waits until the handler recorded under `tag` is RUNNING on the server.
@@ -16,6 +16,55 @@ pub async fn wait_running(
     tag: &str,
     limit: Duration,
 ) -> bool {
+    matches!(
+        await_running(probe, tag, limit, None).await,
+        Running::Running
+    )
+}
+
+/// How a wait for a handler to be RUNNING ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Running {
+    Running,
+    /// Observe answered, but not RUNNING within the limit.
+    NotRunning,
+    /// One Observe got no answer for `after`, [`stall_bound`] of the
+    /// `answered_in` the control connection took before the handler was
+    /// started: the server stopped answering other connections.
+    Unanswered {
+        after: Duration,
+        answered_in: Duration,
+    },
+}
+
+/// How long the control connection takes to answer one Observe, measured
+/// before a handler is held: what a later Observe may be compared with
+/// (see [`await_running`]). None when it does not answer within `limit`.
+pub async fn observe_latency(
+    probe: &mut ProbeServiceClient<Channel>,
+    limit: Duration,
+) -> Option<Duration> {
+    let started = std::time::Instant::now();
+    let request = ObserveRequest {
+        tag: String::new(),
+        wait_ms: 0,
+    };
+    match within(limit, "Observe", probe.observe(request)).await {
+        Ok(Ok(_)) => Some(started.elapsed()),
+        _ => None,
+    }
+}
+
+/// [`wait_running`], and with `answered_in` (from [`observe_latency`]) the
+/// proof that the server stopped answering: one Observe without an answer
+/// for [`stall_bound`] of it ends the wait at once with
+/// [`Running::Unanswered`] instead of waiting out `limit`.
+pub async fn await_running(
+    probe: &mut ProbeServiceClient<Channel>,
+    tag: &str,
+    limit: Duration,
+    answered_in: Option<Duration>,
+) -> Running {
     let give_up = tokio::time::Instant::now() + limit;
     while tokio::time::Instant::now() < give_up {
         let request = ObserveRequest {
@@ -23,15 +72,24 @@ pub async fn wait_running(
             wait_ms: 0,
         };
         // Each call bounded too: a stalled server stalls Observe as well.
-        let observed = tokio::time::timeout_at(give_up, probe.observe(request)).await;
-        if let Ok(Ok(observed)) = observed
-            && observed.get_ref().state() == HandlerState::Running
-        {
-            return true;
+        let bound = answered_in.map(stall_bound);
+        let until = bound.map_or(give_up, |bound| {
+            give_up.min(tokio::time::Instant::now() + bound)
+        });
+        match tokio::time::timeout_at(until, probe.observe(request)).await {
+            Ok(Ok(observed)) if observed.get_ref().state() == HandlerState::Running => {
+                return Running::Running;
+            }
+            Err(_) if until < give_up => {
+                if let (Some(after), Some(answered_in)) = (bound, answered_in) {
+                    return Running::Unanswered { after, answered_in };
+                }
+            }
+            _ => {}
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    false
+    Running::NotRunning
 }
 
 /// After a held handler was not seen RUNNING: when the server does not
@@ -113,6 +171,104 @@ pub async fn wait_gauge(
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+}
+
+/// What the gauge of a scope showed while handlers of it were sent and
+/// could not leave before all of them were inside (a barrier's parties).
+#[derive(Debug, Clone, Copy)]
+pub enum Admission {
+    /// The gauge got no answer for `after`, [`stall_bound`] of the
+    /// `answered_in` it took before the handlers were sent: the server
+    /// stopped answering other connections.
+    Unanswered {
+        after: Duration,
+        answered_in: Duration,
+    },
+    /// `inside` of `wanted` handlers were inside, blocked waiting for the
+    /// others, and no more arrived for `quiet` ([`stall_bound`] of the
+    /// `slowest` admission step, from the sending to the first arrival and
+    /// between arrivals).
+    Stuck {
+        inside: u32,
+        wanted: u32,
+        quiet: Duration,
+        slowest: Duration,
+    },
+}
+
+impl std::fmt::Display for Admission {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Admission::Unanswered { after, answered_in } => write!(
+                f,
+                "the server did not answer ProbeService.Gauge on another connection within {} ms while they were in flight ({}x the {} ms it took before they were sent, at least {} ms)",
+                after.as_millis(),
+                super::STALL_FACTOR,
+                answered_in.as_millis(),
+                super::STALL_FLOOR.as_millis()
+            ),
+            Admission::Stuck {
+                inside,
+                wanted,
+                quiet,
+                slowest,
+            } => write!(
+                f,
+                "the server held only {inside} of the {wanted} inside, blocked waiting for the others, and admitted no more for {} ms ({}x its slowest admission step, {} ms, at least {} ms)",
+                quiet.as_millis(),
+                super::STALL_FACTOR,
+                slowest.as_millis(),
+                super::STALL_FLOOR.as_millis()
+            ),
+        }
+    }
+}
+
+/// Watches the gauge of `scope` once `wanted` handlers of it were sent
+/// (at `sent`), handlers that cannot leave before all are inside: resolves
+/// with the proof that they never will be ([`Admission`]), and never while
+/// the server keeps admitting them, answers with an error, or lets any
+/// leave (the calls' own outcomes decide then). `answered_in` is the
+/// gauge's latency measured before they were sent.
+pub async fn admission_stalled(
+    probe: &mut ProbeServiceClient<Channel>,
+    scope: &str,
+    wanted: u32,
+    answered_in: Duration,
+    sent: std::time::Instant,
+) -> Admission {
+    let (mut inside, mut last, mut slowest) = (0u32, sent, answered_in);
+    loop {
+        let bound = stall_bound(slowest);
+        let asked = std::time::Instant::now();
+        match read_gauge(probe, scope, bound).await {
+            Ok(gauge) if gauge.in_flight > inside => {
+                slowest = slowest.max(last.elapsed());
+                (inside, last) = (gauge.in_flight, std::time::Instant::now());
+            }
+            Ok(gauge) if gauge.in_flight < inside => break,
+            Ok(_) => {
+                let quiet = stall_bound(slowest);
+                if inside > 0 && inside < wanted && last.elapsed() >= quiet {
+                    return Admission::Stuck {
+                        inside,
+                        wanted,
+                        quiet,
+                        slowest,
+                    };
+                }
+            }
+            Err(_) if asked.elapsed() >= bound => {
+                return Admission::Unanswered {
+                    after: bound,
+                    answered_in,
+                };
+            }
+            Err(_) => break,
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    std::future::pending().await
 }
 
 /// One short RPC on `channel`, bounded by `limit`: with `identify`, a

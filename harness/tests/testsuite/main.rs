@@ -5,6 +5,7 @@ mod cli;
 mod client_mode;
 mod contract;
 mod explore;
+mod fail_fast;
 mod health;
 mod interrupt;
 mod not_grpc;

@@ -42,20 +42,48 @@ fn pattern(burst: usize, index: usize, size: usize) -> Vec<u8> {
 
 /// One RPC of a burst with ProbeService: a Pipe stream that sends `body`,
 /// checks its echo, and closes only once every stream of the burst has its
-/// echo.
+/// echo. The echo is owed to, then answered in, `group`.
 async fn pipe(
     channel: Channel,
     tag: String,
     body: Vec<u8>,
     all: Arc<Barrier>,
+    group: Siblings,
 ) -> Result<(), RpcError> {
+    let asked = Instant::now();
+    group.owe();
+    let echoed = echo(channel, tag, &body).await;
+    let (requests, mut echoes) = echoed.inspect_err(|_| group.gave_up())?;
+    group.answered(asked.elapsed());
+    all.wait().await;
+    group.moved_on();
+    drop(requests);
+    match echoes.message().await? {
+        None => Ok(()),
+        Some(_) => Err(RpcError::wrong("an extra echo")),
+    }
+}
+
+/// Opens the Pipe with `body` queued and checks its echo; the stream stays
+/// open (its request half and the echoes to come).
+async fn echo(
+    channel: Channel,
+    tag: String,
+    body: &[u8],
+) -> Result<
+    (
+        mpsc::Sender<PipeRequest>,
+        tonic::Streaming<conformance::proto::probe::PipeResponse>,
+    ),
+    RpcError,
+> {
     let (requests, outbound) = mpsc::channel(1);
     let request = PipeRequest {
         tag,
         scope: String::new(),
         producer: 0,
         seq: 0,
-        payload: body.clone(),
+        payload: body.to_vec(),
     };
     requests
         .try_send(request)
@@ -68,17 +96,12 @@ async fn pipe(
         .message()
         .await?
         .ok_or_else(|| RpcError::wrong("no echo"))?;
-    if echo.echo.map(|e| e.payload) != Some(body) {
+    if echo.echo.map(|e| e.payload).as_deref() != Some(body) {
         return Err(RpcError::wrong(
             "the echoed payload differs from the one sent",
         ));
     }
-    all.wait().await;
-    drop(requests);
-    match echoes.message().await? {
-        None => Ok(()),
-        Some(_) => Err(RpcError::wrong("an extra echo")),
-    }
+    Ok((requests, echoes))
 }
 
 impl Driver for Bursts {
@@ -101,14 +124,16 @@ impl Driver for Bursts {
         for burst in 0..params.bursts {
             let started = Instant::now();
             let all = Arc::new(Barrier::new(rpcs));
-            let calls = (0..rpcs)
+            let group = Siblings::new();
+            let calls: Vec<_> = (0..rpcs)
                 .map(|index| {
                     let handle = channel.handle();
                     let label = format!("burst {burst} rpc {index}");
                     if has_probe {
                         let tag = ctx.unique(&format!("burst-{burst}-{index}"));
                         let body = pattern(burst, index, size);
-                        ctx.spawn_within(label, limit, pipe(handle, tag, body, Arc::clone(&all)))
+                        let echoed = pipe(handle, tag, body, Arc::clone(&all), group.clone());
+                        ctx.spawn_within(label, limit, echoed)
                     } else {
                         let unary =
                             kinds::unary(test_client(handle), unary_request(size, size), size);
@@ -116,7 +141,29 @@ impl Driver for Bursts {
                     }
                 })
                 .collect();
-            let (failed, _) = Tally::join(calls).await;
+            // Streams held open together wait for each other at the
+            // barrier: one left without its echo while others wait for it
+            // ends the scenario on that proof. Unary calls do not wait for
+            // each other and keep their limit.
+            let stall = async {
+                if has_probe && rpcs > 1 {
+                    group.stalled().await
+                } else {
+                    std::future::pending::<StallProof>().await
+                }
+            };
+            let failed = match join_unless_stalled(calls, stall).await {
+                Ok(failed) => failed,
+                Err(proof) => {
+                    return Ok(Finding::fail(format!(
+                        "burst {} of {}: streams with {} KiB payloads held open together stalled: {proof}: the server did not serve them in parallel (the streams still open were then cancelled)",
+                        burst + 1,
+                        params.bursts,
+                        size / 1024
+                    ))
+                    .figure("bursts_completed", burst as f64));
+                }
+            };
             slowest = slowest.max(started.elapsed().as_secs_f64() * 1000.0);
             if !failed.all_passed() {
                 return Ok(Finding::fail(format!(

@@ -86,6 +86,10 @@ pub struct Held {
 impl Held {
     /// Opens `count` streams on `channel`, one after another, each answering
     /// its first ping; the first that does not stops it (with its index).
+    /// Once a stream is open, a later one gets [`stall_bound`] of the
+    /// slowest opening so far (within the RPC limit): a stream with no
+    /// answer for that long while the earlier ones stay open is stalled
+    /// behind them, and the stall says so.
     pub async fn open_all(
         ctx: &Ctx,
         channel: &ClientChannel,
@@ -93,16 +97,43 @@ impl Held {
         label: impl Fn(usize) -> String,
     ) -> Result<Vec<Self>, (usize, RpcError)> {
         let mut streams = Vec::with_capacity(count);
+        let mut slowest: Option<Duration> = None;
         for index in 0..count {
-            let held = Self::open(ctx, label(index), channel.handle()).await;
-            streams.push(held.map_err(|err| (index, err))?);
+            let limit = ctx.rpc_limit();
+            let started = Instant::now();
+            let opening = Self::open(ctx, label(index), channel.handle(), limit);
+            let bound = slowest.map(stall_bound).filter(|bound| *bound < limit);
+            let opened = match (slowest, bound) {
+                (Some(slowest), Some(bound)) => within(bound, "", opening)
+                    .await
+                    .map_err(|_| {
+                        RpcError::Stalled(Stalled {
+                            what: format!(
+                                "FullDuplexCall, opened while the {index} stream(s) before it, which answered theirs in {} ms at most, stay open ({STALL_FACTOR}x that, at least {} ms, within the {} ms limit)",
+                                slowest.as_millis(),
+                                STALL_FLOOR.as_millis(),
+                                limit.as_millis()
+                            ),
+                            after: bound,
+                        })
+                    })
+                    .and_then(|held| held),
+                _ => opening.await,
+            };
+            streams.push(opened.map_err(|err| (index, err))?);
+            slowest = slowest.max(Some(started.elapsed()));
         }
         Ok(streams)
     }
 
-    /// Opens the stream and waits for the reply to its first ping.
-    async fn open(ctx: &Ctx, label: String, channel: Channel) -> Result<Self, RpcError> {
-        let limit = ctx.rpc_limit();
+    /// Opens the stream and waits for the reply to its first ping, each
+    /// wait bounded by `limit`.
+    async fn open(
+        ctx: &Ctx,
+        label: String,
+        channel: Channel,
+        limit: Duration,
+    ) -> Result<Self, RpcError> {
         let mut span = ctx.timeline().start(label.clone());
         let mut stream = within(limit, "FullDuplexCall", Duplex::open(channel, PING)).await??;
         within(limit, "the first reply", stream.reply()).await??;

@@ -30,7 +30,8 @@ impl Default for Params {
 }
 
 /// One stream's life: R rounds, then a clean close. A failure says in
-/// which round it came.
+/// which round it came. Each reply is owed to, then answered in, `group`,
+/// so that a stream left without its reply while others wait for it shows.
 async fn play(
     channel: Channel,
     size: usize,
@@ -38,14 +39,24 @@ async fn play(
     barrier: Arc<Barrier>,
     limit: Duration,
     first: FirstMessage,
+    group: Siblings,
 ) -> Result<(), RpcError> {
     let in_round = |round: usize| {
         move |err: RpcError| RpcError::wrong(format!("in round {}: {err}", round + 1))
     };
-    let mut stream = async { within(limit, "FullDuplexCall", Duplex::open(channel, size)).await? }
+    let asked = Instant::now();
+    group.owe();
+    let opened = async { within(limit, "FullDuplexCall", Duplex::open(channel, size)).await? }
         .await
-        .map_err(in_round(0))?;
+        .map_err(in_round(0));
+    let mut stream = opened.inspect_err(|_| group.gave_up())?;
     for round in 0..rounds {
+        let asked = if round == 0 {
+            asked
+        } else {
+            group.owe();
+            Instant::now()
+        };
         let reply = async {
             if round == 0 {
                 within(limit, "reply", stream.reply()).await?
@@ -53,19 +64,24 @@ async fn play(
                 within(limit, "reply", stream.ping(size)).await?
             }
         };
-        match reply.await.map_err(in_round(round))? {
-            got if got == size => first.mark(),
-            _ => {
-                return Err(in_round(round)(RpcError::wrong(
-                    "a reply of the wrong size",
-                )));
-            }
+        let got = reply
+            .await
+            .map_err(in_round(round))
+            .inspect_err(|_| group.gave_up())?;
+        if got != size {
+            group.gave_up();
+            return Err(in_round(round)(RpcError::wrong(
+                "a reply of the wrong size",
+            )));
         }
+        group.answered(asked.elapsed());
+        first.mark();
         // Nobody starts the next round, or closes, before all streams have
         // this round's reply.
         within(limit, "the other streams' replies", barrier.wait())
             .await
             .map_err(|stalled| in_round(round)(stalled.into()))?;
+        group.moved_on();
     }
     within(limit, "the end of the stream", stream.close()).await?
 }
@@ -81,30 +97,45 @@ impl Driver for DuplexRounds {
         let barrier = Arc::new(Barrier::new(streams));
         let limit = Duration::from_millis(params.reply_timeout_ms);
         let round_count = params.rounds.max(1);
-        let calls = (0..streams)
+        let group = Siblings::new();
+        let calls: Vec<_> = (0..streams)
             .map(|index| {
                 let handle = channel.handle();
                 let barrier = Arc::clone(&barrier);
+                let group = group.clone();
                 let size = index % 512 + 1;
                 let label = format!("stream #{index}");
                 // Each wait is bounded by the reply timeout; the stream as a
                 // whole only by the scenario's budget.
                 ctx.spawn_marking(label, ctx.remaining(), move |first| {
-                    play(handle, size, round_count, barrier, limit, first)
+                    play(handle, size, round_count, barrier, limit, first, group)
                 })
             })
             .collect();
-        let (stalled, _) = Tally::join(calls).await;
-        let finding = if stalled.all_passed() {
-            Finding::pass().evidence(format!(
+        // A stream without its reply while others that had theirs wait for
+        // it at the barrier ends the scenario on that proof; one stream
+        // alone has no sibling to be stalled behind and keeps its limit.
+        let stall = async {
+            if streams < 2 {
+                std::future::pending::<StallProof>().await
+            } else {
+                group.stalled().await
+            }
+        };
+        let finding = match join_unless_stalled(calls, stall).await {
+            Ok(stalled) if stalled.all_passed() => Finding::pass().evidence(format!(
                 "{streams} streams were open together and each got its reply in all {round_count} round(s) before any stream moved on or closed"
             ))
-        } else {
-            Finding::fail(stalled.line("streams open together did not make progress"))
+            .figure("stalled_streams", 0.0),
+            Ok(stalled) => Finding::fail(stalled.line("streams open together did not make progress"))
+                .figure("stalled_streams", stalled.failed() as f64),
+            Err(proof) => Finding::fail(format!(
+                "streams open together did not make progress: {proof}: the server did not serve them in parallel (the streams still open were then cancelled)"
+            ))
+            .figure("stalled_streams", proof.owed as f64),
         };
         Ok(finding
             .evidence(connections(&channel))
-            .figure("streams", streams as f64)
-            .figure("stalled_streams", stalled.failed() as f64))
+            .figure("streams", streams as f64))
     }
 }

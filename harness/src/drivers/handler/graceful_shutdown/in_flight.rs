@@ -42,6 +42,10 @@ pub(super) async fn start(
         return Ok(calls);
     }
     let mut observer = probe_client(connect(dial)?.handle());
+    // Observe's latency before anything is held: an Observe left without an
+    // answer for many times that while the holds are in flight ends the
+    // wait at once (the server stopped answering; no verdict either way).
+    let answered_in = observe_latency(&mut observer, wait).await;
     let hold = Duration::from_millis(params.hold_ms);
     let mut calls = Vec::new();
     for index in 0..params.in_flight {
@@ -54,11 +58,22 @@ pub(super) async fn start(
             let ended = Instant::now();
             Ok::<_, tonic::Status>(StreamDone { messages: 1, ended })
         }));
-        if !wait_running(&mut observer, &tag, wait).await {
-            return Err(DriverError::target(format!(
-                "in-flight RPC #{index} was not observed RUNNING within {} ms",
-                wait.as_millis()
-            )));
+        match await_running(&mut observer, &tag, wait, answered_in).await {
+            Running::Running => {}
+            Running::NotRunning => {
+                return Err(DriverError::target(format!(
+                    "in-flight RPC #{index} was not observed RUNNING within {} ms",
+                    wait.as_millis()
+                )));
+            }
+            Running::Unanswered { after, answered_in } => {
+                return Err(DriverError::target(format!(
+                    "in-flight RPC #{index} was not observed RUNNING: the server did not answer ProbeService.Observe on another connection within {} ms ({STALL_FACTOR}x the {} ms it took before the holds, at least {} ms) while the holds were in flight",
+                    after.as_millis(),
+                    answered_in.as_millis(),
+                    STALL_FLOOR.as_millis()
+                )));
+            }
         }
     }
     Ok(calls)

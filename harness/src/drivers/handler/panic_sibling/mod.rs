@@ -45,6 +45,7 @@ impl Driver for PanicSibling {
 
         // The siblings and the panicking call are open together.
         let count = ctx.open_together(params.siblings, 1, "sibling holds");
+        let answered_in = observe_latency(&mut control, limit).await;
         let tags: Vec<String> = (0..count)
             .map(|i| ctx.unique(&format!("sibling-{i}")))
             .collect();
@@ -55,20 +56,36 @@ impl Driver for PanicSibling {
                 spawn_hold(&ctx, channel.handle(), label, sibling_hold + limit, request)
             })
             .collect();
+        // Sibling #0 waits the whole limit (or ends early on an unanswered
+        // Observe); once some siblings were seen RUNNING, a later one, sent
+        // with them, not RUNNING for stall_bound of the slowest of them
+        // (within the limit) is held back behind them.
+        let sent = Instant::now();
+        let mut slowest = Duration::ZERO;
         for (index, tag) in tags.iter().enumerate() {
             if index == 0 {
-                if let Err(early) = ensure_running(&mut control, tag, limit, "sibling #0").await {
+                let what = "sibling #0";
+                if let Err(early) =
+                    ensure_running(&mut control, tag, limit, what, answered_in).await
+                {
                     return early;
                 }
-            } else if !wait_running(&mut control, tag, limit).await {
-                // The earlier siblings' handlers ran; this one's did not
-                // start beside them.
-                return Ok(Finding::fail(format!(
-                    "sibling #{index} was not observed RUNNING within {} ms while sibling(s) #0..#{} had been: the server did not run its handler beside theirs (before any panic)",
-                    limit.as_millis(),
-                    index - 1
-                )));
+            } else {
+                let wait = stall_bound(slowest).min(limit);
+                if !wait_running(&mut control, tag, wait).await {
+                    // The earlier siblings' handlers ran; this one's did not
+                    // start beside them.
+                    return Ok(Finding::fail(format!(
+                        "sibling #{index} was not observed RUNNING within {} ms while sibling(s) #0..#{} had been, each within {} ms of being sent ({STALL_FACTOR}x that, at least {} ms, within the {} ms limit): the server did not run its handler beside theirs (before any panic)",
+                        wait.as_millis(),
+                        index - 1,
+                        slowest.as_millis(),
+                        STALL_FLOOR.as_millis(),
+                        limit.as_millis()
+                    )));
+                }
             }
+            slowest = slowest.max(sent.elapsed());
         }
 
         // The panic.

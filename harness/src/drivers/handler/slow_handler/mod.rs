@@ -4,7 +4,7 @@
 
 mod stream;
 
-use super::common::{hold_running, spawn_unary};
+use super::common::{calibrated_siblings, hold_running, spawn_owed_unary};
 use crate::drivers::prelude::*;
 
 pub struct SlowHandler;
@@ -50,6 +50,8 @@ impl Driver for SlowHandler {
         let has_probe = ctx.target().has(Capability::Probe);
         let tag = ctx.unique("slow");
         let label = "slow RPC (held open)";
+        let limit = Duration::from_millis(params.sibling_timeout_ms);
+        let group = calibrated_siblings(&ctx, channel.handle(), limit, unary_request(64, 0)).await;
         let slow = if has_probe {
             let request = hold_request(&tag, HoldMode::UntilCancelled, hold, "");
             let wait = ctx.rpc_limit();
@@ -70,14 +72,14 @@ impl Driver for SlowHandler {
             stream::slow_stream(&ctx, channel.handle(), label, hold).await?
         };
 
-        let limit = Duration::from_millis(params.sibling_timeout_ms);
         let siblings = (0..params.siblings)
             .map(|index| {
                 let label = format!("sibling #{index}");
-                spawn_unary(&ctx, channel.handle(), label, limit, unary_request(64, 0))
+                let request = unary_request(64, 0);
+                spawn_owed_unary(&ctx, channel.handle(), label, limit, request, &group)
             })
             .collect();
-        let (siblings, _) = Tally::join(siblings).await;
+        let proof = join_unless_stalled(siblings, group.stalled()).await;
 
         let (still_open, first_missing) = match &slow {
             Slow::Held(call) => {
@@ -99,27 +101,22 @@ impl Driver for SlowHandler {
             }
         };
 
-        let finding = if !siblings.all_passed() {
-            Finding::fail(format!(
-                "{}{}",
-                siblings.line(
-                    "sibling RPCs on the same connection did not complete while one handler was held open"
-                ),
-                if first_missing {
-                    "; the held stream's own first response, due at once, did not arrive either: the server stalled while one handler waited"
-                } else {
-                    ""
-                }
-            ))
-        } else if !still_open {
-            Finding::fail(
-                "the slow handler was no longer open after the siblings: the evidence that siblings completed while it was open is missing",
-            )
-        } else {
-            Finding::pass().evidence(format!(
-                "{} sibling RPCs on the same connection completed while the slow handler was provably still open",
-                siblings.succeeded()
-            ))
+        let completed = match &proof {
+            Ok(siblings) => siblings.succeeded(),
+            Err(proof) => params.siblings.saturating_sub(proof.owed),
+        };
+        let finding = match proof {
+            Err(proof) if still_open => Finding::fail(format!(
+                "{} sibling RPC(s) on the same connection got no answer for {} ms while the slow handler was provably open, although the server answered the same UnaryCall on that connection in {} ms before the hold ({STALL_FACTOR}x that, at least {} ms): a slow handler stalls its connection",
+                proof.owed,
+                proof.quiet.as_millis(),
+                proof.slowest.as_millis(),
+                STALL_FLOOR.as_millis()
+            )),
+            Err(_) => Finding::fail(
+                "sibling RPCs on the same connection went unanswered, and the slow handler was no longer open when that was seen: the evidence that it stalled them is missing",
+            ),
+            Ok(siblings) => verdict(&siblings, still_open, first_missing),
         };
         let opened = channel.connections_opened();
         Ok(finding
@@ -132,7 +129,33 @@ impl Driver for SlowHandler {
                 }
             ))
             .evidence(connections(&channel))
-            .figure("siblings_completed", siblings.succeeded() as f64)
+            .figure("siblings_completed", completed as f64)
             .figure("client_connections", opened as f64))
+    }
+}
+
+/// The finding once every sibling ended (answered, failed or stalled).
+fn verdict(siblings: &Tally, still_open: bool, first_missing: bool) -> Finding {
+    if !siblings.all_passed() {
+        Finding::fail(format!(
+            "{}{}",
+            siblings.line(
+                "sibling RPCs on the same connection did not complete while one handler was held open"
+            ),
+            if first_missing {
+                "; the held stream's own first response, due at once, did not arrive either: the server stalled while one handler waited"
+            } else {
+                ""
+            }
+        ))
+    } else if !still_open {
+        Finding::fail(
+            "the slow handler was no longer open after the siblings: the evidence that siblings completed while it was open is missing",
+        )
+    } else {
+        Finding::pass().evidence(format!(
+            "{} sibling RPCs on the same connection completed while the slow handler was provably still open",
+            siblings.succeeded()
+        ))
     }
 }

@@ -6,7 +6,7 @@
 mod stalled;
 
 use self::stalled::{Stalled, accepted, not_stalled, wait_stalled};
-use super::common::spawn_unary;
+use super::common::{calibrated_siblings, spawn_owed_unary};
 use crate::client::ChannelOptions;
 use crate::drivers::prelude::*;
 
@@ -67,6 +67,9 @@ impl Driver for StalledReader {
         };
         let channel = ctx.channel_with(&options)?;
         let stall = Duration::from_millis(params.stall_ms);
+        let limit = Duration::from_millis(params.sibling_timeout_ms);
+        let sibling = || unary_request(16, params.sibling_payload_bytes);
+        let group = calibrated_siblings(&ctx, channel.handle(), limit, sibling()).await;
 
         // The stalled streams: responses never read, requests pushed until
         // every sender blocks.
@@ -80,15 +83,34 @@ impl Driver for StalledReader {
             return not_stalled(streams, &accepted_before, &params, give_up).await;
         }
 
-        let limit = Duration::from_millis(params.sibling_timeout_ms);
         let siblings = (0..params.siblings)
             .map(|index| {
                 let label = format!("sibling UnaryCall #{index}");
-                let request = unary_request(16, params.sibling_payload_bytes);
-                spawn_unary(&ctx, channel.handle(), label, limit, request)
+                let (channel, request) = (channel.handle(), sibling());
+                spawn_owed_unary(&ctx, channel, label, limit, request, &group)
             })
             .collect();
-        let (siblings, _) = Tally::join(siblings).await;
+        // Siblings without an answer for many times the one before the
+        // streams stalled end the wait on that proof (the streams are shown
+        // still stalled below, as for every verdict).
+        let siblings = match join_unless_stalled(siblings, group.stalled()).await {
+            Ok(siblings) => siblings,
+            Err(proof) => {
+                let mut tally = Tally::new();
+                for _ in 0..params.siblings.saturating_sub(proof.owed) {
+                    tally.pass();
+                }
+                for _ in 0..proof.owed {
+                    tally.fail(format!(
+                        "no answer for {} ms, although the server answered the same UnaryCall on this connection in {} ms before the streams stalled ({STALL_FACTOR}x that, at least {} ms)",
+                        proof.quiet.as_millis(),
+                        proof.slowest.as_millis(),
+                        STALL_FLOOR.as_millis()
+                    ));
+                }
+                tally
+            }
+        };
         let accepted_after = accepted(&streams);
         // Still stalled: every sender is still blocked with requests unsent
         // (a server that grows its windows meanwhile, as grpc-go's BDP
