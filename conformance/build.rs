@@ -20,6 +20,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
+        // Small first buffers: the suite holds thousands of streams open at
+        // once (see src/codec.rs).
+        .codec_path("crate::codec::SmallCodec")
         .compile_fds(descriptors)?;
     Ok(())
 }

@@ -1,7 +1,9 @@
 //! The runner: every scenario under its hard time budget, isolated from the
 //! others (a driver that panics or hangs is that scenario's verdict alone),
 //! several at once where they cannot disturb each other's evidence, results
-//! streamed to disk as they finish.
+//! streamed to disk as they finish (see [`crate::report::journal`]): the
+//! run keeps each result without its timeline, so its memory does not grow
+//! with its timelines however many runs it makes.
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -13,6 +15,7 @@ use futures::stream::{FuturesUnordered, StreamExt};
 
 use crate::drivers::{Ctx, Subject};
 use crate::expectations::{Expectations, classify};
+use crate::report::journal::Journal;
 use crate::report::{
     Report, ReportFiles, SCHEMA, ScenarioResult, Summary, TargetSummary, run_suffix,
 };
@@ -324,11 +327,25 @@ fn plan<'a>(scenarios: &'a [Arc<Scenario>], repeat: u32, jobs: usize) -> Vec<Pla
     runs
 }
 
+/// What a run leaves: its report, and where its results were written.
+#[derive(Debug)]
+pub struct Recorded {
+    /// The report, its results in catalog order. Results the journal holds
+    /// have no timeline here (theirs is on disk); without a journal every
+    /// result is whole.
+    pub report: Report,
+    /// `report.json` as the run wrote it; [`ReportFiles::write_run`]
+    /// finishes it and writes the other formats.
+    pub journal: Option<Journal>,
+}
+
 /// Runs `scenarios` (each `repeat` times, up to `config.jobs` at once) and
-/// returns the report, its results in catalog order. With `files`, the JSON
-/// report is rewritten after every scenario, so an interruption leaves a
-/// valid partial report. `interrupt` resolving stops the run: the scenarios
-/// in flight are abandoned (their drivers aborted) and named in the report.
+/// returns the report, its results in catalog order. With `files`, each
+/// result is appended to the JSON report as it finishes and kept in memory
+/// without its timeline, so an interruption (or the process being killed)
+/// leaves a valid partial report. `interrupt` resolving stops the run: the
+/// scenarios in flight are abandoned (their drivers aborted) and named in
+/// the report.
 pub async fn run(
     scenarios: &[Arc<Scenario>],
     target: &Arc<TargetSession>,
@@ -336,7 +353,7 @@ pub async fn run(
     files: Option<&ReportFiles>,
     observer: &mut dyn Observer,
     interrupt: impl Future<Output = String>,
-) -> Report {
+) -> Recorded {
     let started = Instant::now();
     let mut report = Report {
         schema: SCHEMA.to_owned(),
@@ -351,7 +368,16 @@ pub async fn run(
         results: Vec::new(),
         summary: Summary::default(),
     };
-    persist(files, &report);
+    let mut journal = files.and_then(|files| {
+        Journal::create(&files.json(), &report)
+            .map_err(|err| {
+                tracing::warn!(
+                    "cannot write {}: {err}; the results stay in memory until the run ends",
+                    files.json().display()
+                );
+            })
+            .ok()
+    });
     tokio::pin!(interrupt);
     let jobs = config.jobs.max(1);
     let runs = plan(scenarios, config.repeat, jobs);
@@ -404,7 +430,7 @@ pub async fn run(
             }
         };
         running.retain(|other| other.order != run.order);
-        let result = result_of(
+        let mut result = result_of(
             run.scenario,
             run.attempt,
             finding,
@@ -416,24 +442,28 @@ pub async fn run(
         observer.finished(&result, done, total);
         let at = orders.partition_point(|&order| order < run.order);
         orders.insert(at, run.order);
+        let summary = Summary::of(
+            report.results.iter().chain([&result]),
+            millis(started.elapsed()),
+        );
+        if let Some(journal) = &mut journal {
+            match journal.append(at, &result, &summary) {
+                // On disk: its timeline is read back only to draw it.
+                Ok(()) => result.timeline = Vec::new(),
+                Err(err) => tracing::warn!(
+                    "cannot append {} to {}: {err}; it stays in memory until the run ends",
+                    result.id,
+                    journal.path().display()
+                ),
+            }
+        }
         report.results.insert(at, result);
-        report.summary = Summary::of(&report.results, millis(started.elapsed()));
-        persist(files, &report);
+        report.summary = summary;
     }
     report.complete = report.interrupted.is_none();
     report.finished_at = Some(now());
     report.summary = Summary::of(&report.results, millis(started.elapsed()));
-    report
-}
-
-/// Rewrites the JSON report on disk, if the run writes one. A failure to
-/// write is logged, not fatal: the run goes on and the final write retries.
-fn persist(files: Option<&ReportFiles>, report: &Report) {
-    if let Some(files) = files
-        && let Err(err) = files.write_json(report)
-    {
-        tracing::warn!("cannot write {}: {err}", files.json().display());
-    }
+    Recorded { report, journal }
 }
 
 fn millis(duration: Duration) -> u64 {
@@ -569,7 +599,7 @@ mod tests {
             target_name: "test".into(),
             command_line: String::new(),
         };
-        let report = run(
+        let recorded = run(
             scenarios,
             &target,
             &config,
@@ -579,7 +609,7 @@ mod tests {
         )
         .await;
         target.close().await;
-        report
+        recorded.report
     }
 
     fn catalog(watch: &Arc<Watch>) -> Vec<Arc<Scenario>> {

@@ -122,18 +122,27 @@ pub fn matrix(args: MatrixArgs) -> u8 {
             expectations,
             &files,
         ));
-        let report = match run {
-            Ok(report) => report,
+        let runner::Recorded { report, journal } = match run {
+            Ok(recorded) => recorded,
             Err(err) => {
                 eprintln!("skipped: {err}");
                 outcomes.not_run.push((entry.name().to_owned(), err));
                 continue;
             }
         };
-        if let Err(err) = files.write_all(&report) {
+        if let Err(err) = files.write_run(&report, journal) {
             super::error(format!("cannot write {}: {err}", files.dir.display()));
             return exit::USAGE;
         }
+        // The run kept its results without their timelines; the published
+        // copy draws some, so it is made from the full report just written.
+        let report = match crate::report::read(&files.json()) {
+            Ok(report) => report,
+            Err(err) => {
+                super::error(format!("cannot read back the report just written: {err}"));
+                return exit::USAGE;
+            }
+        };
         eprintln!("{}", summary_line(&report));
         let interrupted = !report.complete;
         outcomes.reports.push(report);
@@ -188,7 +197,7 @@ async fn run_target(
     args: &MatrixArgs,
     expectations: Expectations,
     files: &ReportFiles,
-) -> Result<Report, String> {
+) -> Result<runner::Recorded, String> {
     let config = RunConfig {
         repeat: args.repeat.max(1),
         jobs: 1,
@@ -199,7 +208,7 @@ async fn run_target(
     };
     let target = entry.open().await?;
     let mut progress = Progress::new(scenarios.len() * config.repeat as usize);
-    let mut report = runner::run(
+    let mut recorded = runner::run(
         scenarios,
         &target,
         &config,
@@ -210,12 +219,13 @@ async fn run_target(
     .await;
     progress.finish();
     target.close().await;
+    let report = &mut recorded.report;
     report.target.name = entry.name().to_owned();
     if report.target.version.is_empty() || !version.starts_with("unknown") {
         report.target.version = version.to_owned();
     }
     report.target.description = entry.description().to_owned();
-    Ok(report)
+    Ok(recorded)
 }
 
 fn summary_line(report: &Report) -> String {

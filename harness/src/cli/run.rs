@@ -240,7 +240,7 @@ pub fn run(args: RunArgs) -> u8 {
             super::serve::shutdown_signal().await;
             "interrupted by a signal".to_owned()
         };
-        let report = runner::run(
+        let runner::Recorded { report, journal } = runner::run(
             &scenarios,
             &target,
             &config,
@@ -251,7 +251,7 @@ pub fn run(args: RunArgs) -> u8 {
         .await;
         progress.finish();
         target.close().await;
-        let written = files.write_all(&report);
+        let written = files.write_run(&report, journal);
         print_summary(&report);
         match written {
             Ok(paths) => {

@@ -258,7 +258,10 @@ impl Ctx {
             timeline: self.timeline().clone(),
             at: Arc::new(OnceLock::new()),
         };
-        let future = call(first.clone());
+        // Boxed: moved into `within`, and from there into a timeout, an
+        // inline future is laid out once per level; thousands of these
+        // tasks are alive at once (`scale-streams`), so each holds it once.
+        let future = Box::pin(call(first.clone()));
         let task = tokio::spawn(async move {
             let outcome = match within(limit, what, future).await {
                 Ok(Ok(value)) => Ok(value),

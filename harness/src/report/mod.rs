@@ -1,9 +1,12 @@
 //! Reports. The JSON report (versioned schema) is the source of truth; the
 //! JUnit XML, Markdown and HTML renderings, the cross-implementation
 //! matrix and the published site are made from it. Every file is written
-//! atomically.
+//! atomically; a run's JSON report is also written as the run goes, one
+//! result at a time ([`journal`]), so that the run holds no timeline longer
+//! than it takes to write it.
 
 pub mod html;
+pub mod journal;
 pub mod junit;
 mod layout;
 pub mod markdown;
@@ -131,13 +134,13 @@ pub struct Summary {
 }
 
 impl Summary {
-    pub fn of(results: &[ScenarioResult], duration_ms: u64) -> Self {
+    pub fn of<'a>(results: impl IntoIterator<Item = &'a ScenarioResult>, duration_ms: u64) -> Self {
         let mut summary = Summary {
-            total: results.len(),
             duration_ms,
             ..Summary::default()
         };
         for result in results {
+            summary.total += 1;
             match result.verdict {
                 Verdict::Pass => summary.pass += 1,
                 Verdict::Fail => summary.fail += 1,
@@ -199,23 +202,55 @@ impl ReportFiles {
         std::fs::remove_file(&probe)
     }
 
-    /// Writes the JSON report (after every scenario, so an interrupted run
-    /// leaves a valid partial report).
+    /// Writes the JSON report of a report held whole in memory (a run
+    /// writes its own as it goes, see [`journal`]).
     pub fn write_json(&self, report: &Report) -> std::io::Result<()> {
         let json = serde_json::to_vec_pretty(report).map_err(std::io::Error::other)?;
         write_atomic(&self.json(), &json)
     }
 
-    /// Writes every format. Returns the paths written.
+    /// Writes every format of a report held whole in memory. Returns the
+    /// paths written.
     pub fn write_all(&self, report: &Report) -> std::io::Result<Vec<PathBuf>> {
         self.write_json(report)?;
+        self.write_renderings(report, &html::InReport)
+    }
+
+    /// Writes every format at the end of a run: the JSON from the run's
+    /// journal (which holds the timelines the run did not keep), the other
+    /// formats from `report`, the HTML drawing the timelines it shows from
+    /// the journal, one at a time. Without a journal (it could not be
+    /// started), `report` is whole and written as [`ReportFiles::write_all`]
+    /// does. Returns the paths written.
+    pub fn write_run(
+        &self,
+        report: &Report,
+        journal: Option<journal::Journal>,
+    ) -> std::io::Result<Vec<PathBuf>> {
+        let Some(journal) = journal else {
+            return self.write_all(report);
+        };
+        // The renderings first: they read timelines from the partial
+        // report, which the final one then replaces.
+        let mut written = self.write_renderings(report, &journal)?;
+        journal.finish(report)?;
+        written.insert(0, self.json());
+        Ok(written)
+    }
+
+    /// JUnit, Markdown and HTML. Returns the paths written.
+    fn write_renderings(
+        &self,
+        report: &Report,
+        timelines: &dyn html::Timelines,
+    ) -> std::io::Result<Vec<PathBuf>> {
         let junit = self.dir.join("report.xml");
         write_atomic(&junit, junit::render(report)?.as_bytes())?;
         let markdown = self.dir.join("report.md");
         write_atomic(&markdown, markdown::render(report).as_bytes())?;
         let html = self.dir.join("report.html");
-        write_atomic(&html, html::render(report).as_bytes())?;
-        Ok(vec![self.json(), junit, markdown, html])
+        write_atomic(&html, html::render_with(report, timelines).as_bytes())?;
+        Ok(vec![junit, markdown, html])
     }
 }
 
@@ -245,5 +280,23 @@ pub fn format_figure(value: f64) -> String {
         format!("{value:.0}")
     } else {
         format!("{value:.2}")
+    }
+}
+
+/// A report around `results` for unit tests of the writers and renderers.
+#[cfg(test)]
+pub(crate) fn test_report(results: Vec<ScenarioResult>) -> Report {
+    Report {
+        schema: SCHEMA.to_owned(),
+        suite_version: "0".into(),
+        target: TargetSummary::default(),
+        started_at: "then".into(),
+        finished_at: None,
+        complete: false,
+        interrupted: None,
+        machine: "here".into(),
+        command: "run".into(),
+        summary: Summary::of(&results, 0),
+        results,
     }
 }

@@ -3,8 +3,8 @@
 //! driver keeps open across the phases of a scenario.
 
 use conformance::proto::grpc_testing::{StreamingOutputCallRequest, StreamingOutputCallResponse};
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
+use futures::SinkExt;
+use futures::channel::mpsc;
 
 use crate::client::ClientChannel;
 use crate::drivers::prelude::*;
@@ -17,6 +17,11 @@ fn ping_request(size: usize) -> StreamingOutputCallRequest {
 
 /// A FullDuplexCall whose requests each ask for one reply. Unbounded: the
 /// caller bounds each wait (or the whole call, through `Ctx::spawn`).
+///
+/// Thousands of these are held open at once, so each is kept small: the
+/// request queue is a futures channel (tokio's allocates a block of 32
+/// slots per channel, 3 KiB here), and the codec's buffers start small
+/// (`conformance::codec`).
 pub struct Duplex {
     requests: mpsc::Sender<StreamingOutputCallRequest>,
     replies: tonic::Streaming<StreamingOutputCallResponse>,
@@ -28,12 +33,14 @@ impl Duplex {
     /// so the call is not awaited before it has a request. The ping's reply
     /// is read with [`Duplex::reply`].
     pub async fn open(channel: Channel, size: usize) -> Result<Self, RpcError> {
-        let (requests, outbound) = mpsc::channel(2);
+        let (mut requests, outbound) = mpsc::channel(2);
         requests
             .try_send(ping_request(size))
             .map_err(|_| RpcError::Task("cannot queue the first ping".to_owned()))?;
-        let replies = test_client(channel)
-            .full_duplex_call(ReceiverStream::new(outbound))
+        // Boxed: the call's start is the largest state of a stream's life
+        // by far (some 5 KiB); inline, it would size every task that holds
+        // a stream open, for as long as the stream is open.
+        let replies = Box::pin(test_client(channel).full_duplex_call(outbound))
             .await?
             .into_inner();
         Ok(Self { requests, replies })
