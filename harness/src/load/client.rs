@@ -24,6 +24,12 @@ const CONNECT_LIMIT: Duration = Duration::from_secs(5);
 const STREAM_WINDOW: u32 = 1 << 20;
 const CONNECTION_WINDOW: u32 = 16 << 20;
 
+/// The HPACK table the load's connection offers the server for the headers
+/// it sends back: room for every worker's echoed value (about 60 bytes
+/// each) beside gRPC's own headers, so that the echo comes back as an index
+/// instead of a new literal evicting another at every response.
+const HEADER_TABLE: u32 = 64 << 10;
+
 struct Job {
     spec: LoadSpec,
     timeline: Timeline,
@@ -128,6 +134,7 @@ async fn connect(connector: &Connector, target: &http::Uri) -> Result<SendReques
     let (mut send, connection) = h2::client::Builder::new()
         .initial_window_size(STREAM_WINDOW)
         .initial_connection_window_size(CONNECTION_WINDOW)
+        .header_table_size(HEADER_TABLE)
         .handshake::<_, Bytes>(io)
         .await
         .map_err(|err| format!("the load's HTTP/2 handshake with {target} failed: {err}"))?;

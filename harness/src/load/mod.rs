@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use h2::client::SendRequest;
+use http::HeaderValue;
 use tokio::time::Sleep;
 
 use crate::drivers::Stalled;
@@ -169,6 +170,10 @@ async fn closed_loop(
     let mut tasks = Vec::with_capacity(workers);
     for index in 0..workers {
         let worker = Worker {
+            tag: spec
+                .check_echo
+                .then(|| HeaderValue::from_str(&format!("w{index}")))
+                .and_then(Result::ok),
             tally: Tally {
                 latencies_us: Vec::with_capacity(expected),
                 ..Tally::default()
@@ -221,6 +226,16 @@ impl Tally {
 /// One worker of a load. Workers share nothing but the connection while they
 /// run: their tallies and spans are merged once, at the end.
 struct Worker {
+    /// The echo value of every RPC of this worker, when the load checks
+    /// echoes: a worker has one RPC in flight at a time, so no two RPCs in
+    /// flight carry the same value, and a response echoing any other RPC's
+    /// value is told apart. A value per worker rather than per RPC keeps
+    /// the load's header set small: with a new value every RPC, both ends'
+    /// HPACK tables churned (a new literal, an insertion and an eviction at
+    /// every request and every response) and the load measured the echo
+    /// more than the server. Short (`w17`), so that 64 workers' values fit
+    /// the server's default 4 KiB table beside gRPC's own headers.
+    tag: Option<HeaderValue>,
     tally: Tally,
     spans: WorkerSpans,
     tickets: Tickets,
@@ -231,13 +246,11 @@ struct Worker {
 impl Worker {
     /// Starts the next RPC, or says the worker is done: one clock reading
     /// starts it (its ticket, span, bound and latency alike). Returns the
-    /// reading, the RPC's number and its echo tag (when the load checks
-    /// echoes).
-    fn begin(&mut self) -> Option<(Instant, u64, Option<String>)> {
+    /// reading and the RPC's number.
+    fn begin(&mut self) -> Option<(Instant, u64)> {
         let sent = Instant::now();
         let ticket = self.tickets.claim(sent, self.stop_at)?;
-        let tag = self.spec.check_echo.then(|| format!("load-{ticket}"));
-        Some((sent, ticket, tag))
+        Some((sent, ticket))
     }
 
     /// Ends an RPC: one clock reading for its end, its span (`first` gives
@@ -356,7 +369,8 @@ async fn work(mut worker: Worker, mut send: SendRequest<Bytes>, wire: Wire) -> T
     let rpc_timeout = worker.spec.rpc_timeout;
     let timer = tokio::time::sleep(rpc_timeout);
     tokio::pin!(timer);
-    while let Some((sent, ticket, tag)) = worker.begin() {
+    let tag = worker.tag.clone();
+    while let Some((sent, ticket)) = worker.begin() {
         let mut first = None;
         let mut refused = 0;
         let outcome = {
@@ -365,7 +379,7 @@ async fn work(mut worker: Worker, mut send: SendRequest<Bytes>, wire: Wire) -> T
             // own state; the block ends its borrows.
             let call = std::pin::pin!(async {
                 loop {
-                    match wire.call(&mut send, tag.as_deref(), &mut first).await {
+                    match wire.call(&mut send, tag.as_ref(), &mut first).await {
                         Err(Failure::Refused) if refused + 1 < MAX_ATTEMPTS => {
                             refused += 1;
                             tokio::time::sleep(backoff(refused)).await;
