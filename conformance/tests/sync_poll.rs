@@ -1,13 +1,15 @@
 //! Poll-level checks of `conformance::sync` on std (no loom): each future is
-//! polled by hand with `tokio_test::task`, so the tests see exactly when a
+//! polled by hand (`support/by_hand.rs`), so the tests see exactly when a
 //! call is pending and when its waker fires.
+
+#[macro_use]
+#[path = "support/by_hand.rs"]
+mod task;
 
 use conformance::sync::duplex::{self, SendError};
 use conformance::sync::rendezvous::Barrier;
 use futures::StreamExt;
 use futures::stream::FusedStream;
-use tokio_test::task;
-use tokio_test::{assert_pending, assert_ready, assert_ready_eq, assert_ready_ok};
 
 // ---------------------------------------------------------------------------
 // duplex
@@ -243,7 +245,7 @@ fn a_cancelled_send_frees_the_handle() {
 #[test]
 fn the_receiver_is_a_stream_for_tonic() {
     let (tx, rx) = duplex::channel::<u32>(8);
-    tokio_test::block_on(async move {
+    futures::executor::block_on(async move {
         for msg in 1..=5 {
             tx.send(msg).await.expect("receiver alive");
         }

@@ -159,21 +159,28 @@ impl Summary {
     }
 }
 
-/// Writes `contents` to `path` atomically (temporary file, then rename), so
-/// a reader never sees half a report.
+/// Writes `contents` to `path` atomically (a temporary file of a name of its
+/// own beside it, then a rename), so a reader never sees half a report and a
+/// failed write leaves no stray file.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
     let dir = path
         .parent()
         .filter(|dir| !dir.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
-    let name = path.file_name().map_or_else(
-        || "report".into(),
-        |name| name.to_string_lossy().into_owned(),
-    );
-    let temporary = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    std::fs::write(&temporary, contents)?;
-    std::fs::rename(&temporary, path)
+    let mut temporary = tempfile::NamedTempFile::new_in(dir)?;
+    temporary.write_all(contents)?;
+    // A temporary file is private (0600); a report is for anyone to read,
+    // as a file written in place would be.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        temporary
+            .as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    }
+    temporary.persist(path).map(drop).map_err(|err| err.error)
 }
 
 /// The report files of one run.
