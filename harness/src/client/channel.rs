@@ -31,7 +31,7 @@ use super::replay::Replayable;
 const SETTLE_LIMIT: Duration = Duration::from_secs(2);
 /// Attempts of one call refused again and again before its refusal is
 /// returned to the caller.
-const MAX_ATTEMPTS: u32 = 64;
+pub(crate) const MAX_ATTEMPTS: u32 = 64;
 
 /// What every handle of one connection shares.
 #[derive(Debug, Default)]
@@ -118,7 +118,7 @@ impl Service<http::Request<Body>> for Channel {
 
 /// 1, 2, 4 … ms, at most 25 ms: a stream slot frees as soon as the server
 /// ends another stream.
-fn backoff(attempt: u32) -> Duration {
+pub(crate) fn backoff(attempt: u32) -> Duration {
     Duration::from_millis((1u64 << (attempt - 1).min(5)).min(25))
 }
 

@@ -20,6 +20,8 @@ use tonic::transport::{Endpoint, Uri};
 
 pub use cancellable::cancellable_bidi;
 pub use channel::{Channel, is_refused};
+/// How a refused stream is sent again, for every client of the harness.
+pub(crate) use channel::{MAX_ATTEMPTS as MAX_REFUSED_ATTEMPTS, backoff as refused_backoff};
 
 pub use tls::{Tls, TlsOptions};
 

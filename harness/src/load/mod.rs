@@ -21,6 +21,7 @@ use h2::client::SendRequest;
 use http::HeaderValue;
 use tokio::time::Sleep;
 
+use crate::client::{MAX_REFUSED_ATTEMPTS, refused_backoff};
 use crate::drivers::Stalled;
 use crate::timeline::{Label, MAX_SPANS, Span, Timeline};
 use wire::{Failure, Wire};
@@ -358,10 +359,6 @@ impl Drop for WorkerSpans {
     }
 }
 
-/// Attempts of one RPC the server refused again and again before the
-/// refusal counts as its failure.
-const MAX_ATTEMPTS: u32 = 64;
-
 /// One worker's loop: an RPC at a time until its tickets or the load's time
 /// run out, or its connection is gone.
 async fn work(mut worker: Worker, mut send: SendRequest<Bytes>, wire: Wire) -> Tally {
@@ -380,9 +377,9 @@ async fn work(mut worker: Worker, mut send: SendRequest<Bytes>, wire: Wire) -> T
             let call = std::pin::pin!(async {
                 loop {
                     match wire.call(&mut send, tag.as_ref(), &mut first).await {
-                        Err(Failure::Refused) if refused + 1 < MAX_ATTEMPTS => {
+                        Err(Failure::Refused) if refused + 1 < MAX_REFUSED_ATTEMPTS => {
                             refused += 1;
-                            tokio::time::sleep(backoff(refused)).await;
+                            tokio::time::sleep(refused_backoff(refused)).await;
                         }
                         outcome => return outcome,
                     }
@@ -396,7 +393,9 @@ async fn work(mut worker: Worker, mut send: SendRequest<Bytes>, wire: Wire) -> T
         worker.tally.refused += u64::from(refused);
         let gone = matches!(outcome, Err(Failure::Connection(_)));
         let outcome = outcome.map_err(|failure| match failure {
-            Failure::Refused => format!("the server refused the stream {MAX_ATTEMPTS} times"),
+            Failure::Refused => {
+                format!("the server refused the stream {MAX_REFUSED_ATTEMPTS} times")
+            }
             Failure::Connection(reason) | Failure::Rpc(reason) => reason,
         });
         worker.finish(label, ticket, sent, |_| first, outcome);
@@ -405,12 +404,6 @@ async fn work(mut worker: Worker, mut send: SendRequest<Bytes>, wire: Wire) -> T
         }
     }
     worker.tally
-}
-
-/// 1, 2, 4 … ms, at most 25 ms: a stream slot frees as soon as the server
-/// ends another stream.
-fn backoff(attempt: u32) -> Duration {
-    Duration::from_millis((1u64 << attempt.saturating_sub(1).min(5)).min(25))
 }
 
 /// Runs `call` for at most `limit`, as [`crate::drivers::within`] does, but
