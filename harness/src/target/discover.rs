@@ -29,6 +29,8 @@ pub struct Discovery {
 }
 
 const CALL_LIMIT: Duration = Duration::from_secs(5);
+/// Why an https:// target that answers plaintext HTTP/2 cannot be used.
+const PLAINTEXT_NOT_TLS: &str = "it speaks plaintext HTTP/2, not TLS: dial it with http://";
 
 /// Why a target cannot be used: each a different mistake, with different
 /// advice (see [`super::TargetError`]).
@@ -61,6 +63,13 @@ pub async fn discover(dial: &Dial) -> Result<Discovery, Failure> {
     let mut test = test_client(channel.handle());
     let test_service = match tokio::time::timeout(CALL_LIMIT, test.empty_call(Empty {})).await {
         Err(_) => {
+            // The first call can hang on a peer that is not HTTP/2 at all
+            // (the HTTP/2 client may miss the connection's end while a
+            // request body is pending): ask the peer directly before
+            // assuming a hung gRPC server.
+            if let Some(failure) = not_http2_peer(dial).await {
+                return Err(failure);
+            }
             tracing::warn!(
                 "the target accepted a connection but did not answer TestService.EmptyCall within {} s; running anyway",
                 CALL_LIMIT.as_secs()
@@ -187,9 +196,7 @@ async fn classify(dial: &Dial, status: &tonic::Status) -> Failure {
     }
     if tls {
         if super::sniff::speaks_plaintext_http2(authority).await {
-            return Failure::TlsMismatch(
-                "it speaks plaintext HTTP/2, not TLS: dial it with http://".to_owned(),
-            );
+            return Failure::TlsMismatch(PLAINTEXT_NOT_TLS.to_owned());
         }
         if let Some(tls) = &dial.tls {
             if let Some(explained) = tls.diagnose(authority).await {
@@ -205,6 +212,25 @@ async fn classify(dial: &Dial, status: &tonic::Status) -> Failure {
         Some(Sniffed::Tls(reason)) => Failure::TlsMismatch(reason),
         Some(Sniffed::NotHttp2(reason)) => Failure::NotHttp2(format!("{reason} ({failed})")),
         None => Failure::NotGrpc(failed),
+    }
+}
+
+/// What a peer that gave no answer in time is, if a raw connection shows
+/// it is not the HTTP/2 server the URI names (None: it may be a hung gRPC
+/// server, whose scenarios then show the hang).
+async fn not_http2_peer(dial: &Dial) -> Option<Failure> {
+    let (tls, authority) = authority(&dial.uri)?;
+    if tls {
+        return super::sniff::speaks_plaintext_http2(authority)
+            .await
+            .then(|| Failure::TlsMismatch(PLAINTEXT_NOT_TLS.to_owned()));
+    }
+    match super::sniff::plaintext_peer(authority).await? {
+        Sniffed::Tls(reason) => Some(Failure::TlsMismatch(reason)),
+        Sniffed::NotHttp2(reason) => Some(Failure::NotHttp2(format!(
+            "{reason} (TestService.EmptyCall got no answer within {} s)",
+            CALL_LIMIT.as_secs()
+        ))),
     }
 }
 
