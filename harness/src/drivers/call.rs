@@ -151,10 +151,20 @@ impl FirstMessage {
     }
 }
 
-/// An RPC running in a task of its own (see [`Ctx::spawn`]).
+/// An RPC running in a task of its own (see [`Ctx::spawn`]). Dropping it
+/// cancels the RPC: a driver that returns early (its verdict settled) leaves
+/// none of its calls running into the next scenario, where a serialising
+/// server would still be working through them.
 pub struct Call<T> {
     task: tokio::task::JoinHandle<Result<T, RpcError>>,
     label: String,
+}
+
+impl<T> Drop for Call<T> {
+    fn drop(&mut self) {
+        // A no-op for a task that has ended (or was joined).
+        self.task.abort();
+    }
 }
 
 impl<T> Call<T> {
@@ -164,8 +174,8 @@ impl<T> Call<T> {
     }
 
     /// Waits for the RPC's outcome.
-    pub async fn join(self) -> Result<T, RpcError> {
-        self.task
+    pub async fn join(mut self) -> Result<T, RpcError> {
+        (&mut self.task)
             .await
             .unwrap_or_else(|join| Err(RpcError::Task(join.to_string())))
     }

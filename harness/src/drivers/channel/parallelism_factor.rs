@@ -62,35 +62,67 @@ impl Driver for ParallelismFactor {
                 )
             })
             .collect();
-        let mut failed = Tally::new();
-        let mut last_end = sent;
-        for (index, task) in tasks.into_iter().enumerate() {
-            let outcome = task.join().await.and_then(|done| {
-                if done.messages == sizes.len() {
-                    Ok(done.ended)
-                } else {
-                    let asked = sizes.len();
-                    Err(RpcError::wrong(format!(
-                        "{} of {asked} responses",
-                        done.messages
-                    )))
-                }
-            });
-            let label = format!("StreamingOutputCall #{index}");
-            if let Some(ended) = failed.count(&label, outcome) {
-                last_end = last_end.max(ended);
-            }
-        }
-        if !failed.all_passed() {
-            return Ok(Finding::fail(failed.line("RPCs failed")));
-        }
         let work = interval * u32::try_from(sizes.len() * rpcs).unwrap_or(u32::MAX);
-        let wall = last_end - sent;
-        let factor = work.as_secs_f64() / wall.as_secs_f64().max(1e-6);
         let threshold = params
             .min_factor
             .unwrap_or(1.0 + (effective as f64 - 1.0) / 4.0)
             .max(1.0);
+        // The factor is the imposed work over the wall time to the last
+        // end: once more than work / threshold has passed with RPCs still
+        // running, it can only end below the threshold, so the verdict is
+        // settled then, not when the serialised RPCs finally end.
+        let settled_at = sent + work.div_f64(threshold) + Duration::from_millis(1);
+        let cancel: Vec<_> = tasks.iter().map(Call::abort_handle).collect();
+        let mut failed = Tally::new();
+        let mut last_end = sent;
+        let joined = async {
+            for (index, task) in tasks.into_iter().enumerate() {
+                let outcome = task.join().await.and_then(|done| {
+                    if done.messages == sizes.len() {
+                        Ok(done.ended)
+                    } else {
+                        let asked = sizes.len();
+                        Err(RpcError::wrong(format!(
+                            "{} of {asked} responses",
+                            done.messages
+                        )))
+                    }
+                });
+                let label = format!("StreamingOutputCall #{index}");
+                if let Some(ended) = failed.count(&label, outcome) {
+                    last_end = last_end.max(ended);
+                }
+            }
+        };
+        let all_ended = tokio::select! {
+            () = joined => true,
+            () = tokio::time::sleep_until(settled_at.into()) => false,
+        };
+        cancel.iter().for_each(tokio::task::AbortHandle::abort);
+        if !all_ended {
+            let waited = sent.elapsed();
+            let bound = work.as_secs_f64() / waited.as_secs_f64().max(1e-6);
+            return Ok(Finding::fail(format!(
+                "parallelism factor at most {bound:.2}, below {threshold:.2}, for {rpcs} concurrent RPCs (effective {effective}): {waited_ms} ms after the first request, more than the {settled_ms} ms a factor of {threshold:.2} allows, RPCs were still running (they were then cancelled): their handlers ran (nearly) one after another",
+                waited_ms = waited.as_millis(),
+                settled_ms = work.div_f64(threshold).as_millis(),
+            ))
+            .evidence(format!(
+                "imposed work {} ms ({rpcs} RPCs × {} responses × {} ms)",
+                work.as_millis(),
+                sizes.len(),
+                interval.as_millis()
+            ))
+            .figure("parallelism_factor_at_most", (bound * 100.0).round() / 100.0)
+            .figure("threshold", (threshold * 100.0).round() / 100.0)
+            .figure("effective_rpcs", effective as f64)
+            .figure("wall_ms", waited.as_millis() as f64));
+        }
+        if !failed.all_passed() {
+            return Ok(Finding::fail(failed.line("RPCs failed")));
+        }
+        let wall = last_end - sent;
+        let factor = work.as_secs_f64() / wall.as_secs_f64().max(1e-6);
         let finding = if factor < threshold {
             Finding::fail(format!(
                 "parallelism factor {factor:.2} is below {threshold:.2} for {rpcs} concurrent RPCs (effective {effective}): their handlers ran (nearly) one after another"

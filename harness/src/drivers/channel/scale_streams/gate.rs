@@ -43,21 +43,38 @@ async fn life(
     close_limit: Duration,
     first: FirstMessage,
 ) -> Result<(), String> {
+    let pinged = std::time::Instant::now();
+    gate.siblings.owe();
+    let ponged = pong(channel, size, replies_by).await;
+    let stream = match ponged {
+        Ok(stream) => stream,
+        Err(reason) => {
+            gate.siblings.gave_up();
+            return Err(reason);
+        }
+    };
+    first.mark();
+    gate.siblings.answered(pinged.elapsed());
+    gate.arrive(replies_by).await?;
+    gate.siblings.moved_on();
+    match tokio::time::timeout(close_limit, stream.close()).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(err)) => Err(format!("no clean end: {err}")),
+        Err(_) => Err("the stream did not end after the client closed it".to_owned()),
+    }
+}
+
+/// Opens the stream with its ping and waits for the pong.
+async fn pong(channel: Channel, size: usize, replies_by: Instant) -> Result<Duplex, String> {
     let opened = tokio::time::timeout_at(replies_by, Duplex::open(channel, size)).await;
     let mut stream = opened
         .map_err(|_| "the call was not answered in time".to_owned())?
         .map_err(|err| format!("the call failed: {}", ended_by(&err)))?;
     match tokio::time::timeout_at(replies_by, stream.reply()).await {
-        Ok(Ok(got)) if got == size => first.mark(),
-        Ok(Ok(_)) => return Err("a pong of the wrong size".to_owned()),
-        Ok(Err(err)) => return Err(format!("no pong: {}", ended_by(&err))),
-        Err(_) => return Err("no pong in time while the other streams were open".to_owned()),
-    }
-    gate.arrive(replies_by).await?;
-    match tokio::time::timeout(close_limit, stream.close()).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(err)) => Err(format!("no clean end: {err}")),
-        Err(_) => Err("the stream did not end after the client closed it".to_owned()),
+        Ok(Ok(got)) if got == size => Ok(stream),
+        Ok(Ok(_)) => Err("a pong of the wrong size".to_owned()),
+        Ok(Err(err)) => Err(format!("no pong: {}", ended_by(&err))),
+        Err(_) => Err("no pong in time while the other streams were open".to_owned()),
     }
 }
 
@@ -76,6 +93,9 @@ fn ended_by(err: &RpcError) -> String {
 /// `Notify` (waking everyone once), instead of a 10,000-party barrier.
 pub struct Gate {
     total: usize,
+    /// Pings owed their pong and streams that had theirs, for the stall
+    /// proof: a stream whose pong came waits here for the others.
+    pub siblings: Siblings,
     arrived: AtomicUsize,
     /// The first stream that failed, and why.
     failed: Mutex<Option<(usize, String)>>,
@@ -86,6 +106,7 @@ impl Gate {
     pub fn new(total: usize) -> Self {
         Self {
             total,
+            siblings: Siblings::new(),
             arrived: AtomicUsize::new(0),
             failed: Mutex::new(None),
             notify: Notify::new(),

@@ -38,7 +38,12 @@ pub(super) async fn with_probe(ctx: Ctx, params: &Params) -> DriverResult {
         Ok(observed) => {
             seen_deadline = observed.deadline_ms;
             let deadline_ms = u32::try_from(params.deadline_ms).unwrap_or(u32::MAX);
-            if observed.state() != HandlerState::Cancelled {
+            if observed.state() == HandlerState::Unknown {
+                checks.problem(format!(
+                    "the handler with a deadline never started: ProbeService.Observe did not know its tag {} ms after the deadline passed (a server that queues a handler, e.g. behind the sibling's, lets its deadline expire before it runs)",
+                    wait.as_millis()
+                ));
+            } else if observed.state() != HandlerState::Cancelled {
                 checks.problem(format!(
                     "the handler whose deadline passed was still {:?} {} ms later: it did not see the cancellation",
                     observed.state(),

@@ -62,8 +62,20 @@ impl Driver for FailingSibling {
             })
             .collect();
         drop(first_tx);
-        let started = wait_signals(&mut first_rx, count, limit).await;
+        let settled_after = pacing::firsts_settled_after(count, responses, interval);
+        let wait = settled_after.map_or(limit, |settled| settled.min(limit));
+        let started = wait_signals(&mut first_rx, count, wait).await;
         let firsts_took = siblings_sent.elapsed();
+        if started < count && wait < limit {
+            siblings.iter().for_each(Call::abort);
+            return Ok(Finding::fail(format!(
+                "only {started} of {count} sibling streams' first responses, each due {} ms after its request, had arrived {} ms after they were sent (their intervals end to end: {} ms): the server ran their handlers' waits one after another (the siblings were then cancelled)",
+                interval.as_millis(),
+                firsts_took.as_millis(),
+                (interval * u32::try_from(count).unwrap_or(u32::MAX)).as_millis()
+            ))
+            .evidence(connections(&channel)));
+        }
         if started < count {
             return Ok(Finding::fail(format!(
                 "only {started} of {count} sibling streams delivered a first response within {} ms (before any failure was triggered)",

@@ -21,6 +21,20 @@ fn times(interval: Duration, count: usize) -> Duration {
     interval * u32::try_from(count).unwrap_or(u32::MAX)
 }
 
+/// How long the siblings' first responses may take before the verdict is
+/// settled: once all of them have not arrived by then, the failing call can
+/// only be answered after the siblings' paced work (so they are not
+/// provably open during it) and their firsts took half their intervals end
+/// to end: [`Pacing::serial`]'s first verdict, whatever happens next.
+/// None for a single sibling, which has no staircase to show.
+pub(super) fn firsts_settled_after(
+    siblings: usize,
+    responses: usize,
+    interval: Duration,
+) -> Option<Duration> {
+    (siblings > 1).then(|| (times(interval, siblings) / 2).max(times(interval, responses)))
+}
+
 impl Pacing {
     /// A sibling's handler works at least `responses` intervals from its
     /// request (sent at `sent`), and it had started before the failing call
