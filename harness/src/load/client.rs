@@ -126,7 +126,13 @@ fn serve_jobs(
     });
 }
 
-async fn connect(connector: &Connector, target: &http::Uri) -> Result<SendRequest<Bytes>, String> {
+/// One new connection of `connector`'s channel, handshaken and settled; its
+/// connection task runs on the calling runtime. Also what `scale-streams`
+/// holds its streams on.
+pub(crate) async fn connect(
+    connector: &Connector,
+    target: &http::Uri,
+) -> Result<SendRequest<Bytes>, String> {
     let io = connector
         .connect()
         .await

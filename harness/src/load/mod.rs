@@ -8,8 +8,8 @@
 //! whether the server keeps up, which only a client leaner than the server
 //! can tell.
 
-mod client;
-mod wire;
+pub(crate) mod client;
+pub(crate) mod wire;
 
 use std::future::Future;
 use std::pin::Pin;

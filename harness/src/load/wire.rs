@@ -21,9 +21,9 @@ use super::Call;
 use crate::drivers::{brief, output_request, unary_request};
 
 /// The gRPC message prefix: a compression flag and a 4-byte length.
-const PREFIX: usize = 5;
+pub(crate) const PREFIX: usize = 5;
 
-const GRPC_STATUS: &str = "grpc-status";
+pub(crate) const GRPC_STATUS: &str = "grpc-status";
 
 /// Why one RPC of the load did not succeed.
 #[derive(Debug)]
@@ -289,7 +289,7 @@ pub(super) async fn settle(
         .map_err(|err| format!("the settling EmptyCall failed: {err}"))
 }
 
-fn method_uri(target: &http::Uri, path: &str) -> Result<http::Uri, String> {
+pub(crate) fn method_uri(target: &http::Uri, path: &str) -> Result<http::Uri, String> {
     let scheme = target.scheme_str().unwrap_or("http");
     let authority = target
         .authority()
@@ -299,7 +299,7 @@ fn method_uri(target: &http::Uri, path: &str) -> Result<http::Uri, String> {
         .map_err(|err| format!("no URI for {path} on {target}: {err}"))
 }
 
-fn prefixed(message: &[u8]) -> Bytes {
+pub(crate) fn prefixed(message: &[u8]) -> Bytes {
     let mut framed = BytesMut::with_capacity(PREFIX + message.len());
     framed.extend_from_slice(&[0]);
     framed.extend_from_slice(

@@ -7,13 +7,21 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use crate::drivers::channel::duplex::Duplex;
+use bytes::Bytes;
+use h2::client::SendRequest;
+
+use super::wire::{Pings, RawDuplex};
 use crate::drivers::prelude::*;
+
+/// Reply sizes the streams ask for (1 ..= this many bytes), so that no two
+/// neighbouring streams expect the same pong.
+pub const PING_SIZES: usize = 64;
 
 /// One stream's life: ping, pong, wait for all, close, clean end. A failure
 /// is recorded at the gate, which lets the other streams go.
 pub async fn one_stream(
-    channel: Channel,
+    connection: SendRequest<Bytes>,
+    pings: Pings,
     index: usize,
     gate: Arc<Gate>,
     replies_by: Instant,
@@ -21,8 +29,9 @@ pub async fn one_stream(
     first: FirstMessage,
 ) -> Result<(), RpcError> {
     let outcome = life(
-        channel,
-        index % 64 + 1,
+        connection,
+        &pings,
+        index % PING_SIZES + 1,
         &gate,
         replies_by,
         close_limit,
@@ -36,7 +45,8 @@ pub async fn one_stream(
 }
 
 async fn life(
-    channel: Channel,
+    connection: SendRequest<Bytes>,
+    pings: &Pings,
     size: usize,
     gate: &Gate,
     replies_by: Instant,
@@ -45,7 +55,7 @@ async fn life(
 ) -> Result<(), String> {
     let pinged = std::time::Instant::now();
     gate.siblings.owe();
-    let ponged = pong(channel, size, replies_by).await;
+    let ponged = pong(connection, pings, size, replies_by).await;
     let stream = match ponged {
         Ok(stream) => stream,
         Err(reason) => {
@@ -57,36 +67,21 @@ async fn life(
     gate.siblings.answered(pinged.elapsed());
     gate.arrive(replies_by).await?;
     gate.siblings.moved_on();
-    match tokio::time::timeout(close_limit, stream.close()).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(err)) => Err(format!("no clean end: {err}")),
-        Err(_) => Err("the stream did not end after the client closed it".to_owned()),
-    }
+    tokio::time::timeout(close_limit, stream.close())
+        .await
+        .map_err(|_| "the stream did not end after the client closed it".to_owned())?
 }
 
 /// Opens the stream with its ping and waits for the pong.
-async fn pong(channel: Channel, size: usize, replies_by: Instant) -> Result<Duplex, String> {
-    let opened = tokio::time::timeout_at(replies_by, Duplex::open(channel, size)).await;
-    let mut stream = opened
-        .map_err(|_| "the call was not answered in time".to_owned())?
-        .map_err(|err| format!("the call failed: {}", ended_by(&err)))?;
-    match tokio::time::timeout_at(replies_by, stream.reply()).await {
-        Ok(Ok(got)) if got == size => Ok(stream),
-        Ok(Ok(_)) => Err("a pong of the wrong size".to_owned()),
-        Ok(Err(err)) => Err(format!("no pong: {}", ended_by(&err))),
-        Err(_) => Err("no pong in time while the other streams were open".to_owned()),
-    }
-}
-
-/// An error with who produced it: the server's handler or the transport.
-fn ended_by(err: &RpcError) -> String {
-    match err.status() {
-        Some(status) if is_transport_failure(status) => {
-            format!("the connection failed ({})", brief(status))
-        }
-        Some(status) => format!("the server ended it with {}", brief(status)),
-        None => err.to_string(),
-    }
+async fn pong(
+    connection: SendRequest<Bytes>,
+    pings: &Pings,
+    size: usize,
+    replies_by: Instant,
+) -> Result<RawDuplex, String> {
+    tokio::time::timeout_at(replies_by, RawDuplex::open(connection, pings, size))
+        .await
+        .map_err(|_| "no pong in time while the other streams were open".to_owned())?
 }
 
 /// Lets every stream through once all have arrived: a counter and one

@@ -4,8 +4,10 @@
 
 mod gate;
 mod memory;
+mod wire;
 
-use gate::{Gate, one_stream};
+use gate::{Gate, PING_SIZES, one_stream};
+use wire::Pings;
 
 use crate::drivers::prelude::*;
 
@@ -69,6 +71,18 @@ impl Driver for ScaleStreams {
         let channels = (0..channel_count)
             .map(|_| ctx.channel())
             .collect::<Result<Vec<_>, _>>()?;
+        // Each channel's one connection, opened and settled before the
+        // streams (the streams speak h2 straight on it: wire.rs).
+        let mut connections = Vec::with_capacity(channel_count);
+        for channel in &channels {
+            let connector = channel.connector();
+            let connected = crate::load::client::connect(&connector, connector.uri())
+                .await
+                .map_err(DriverError::target)?;
+            connections.push(connected);
+        }
+        let pings =
+            Pings::new(channels[0].connector().uri(), PING_SIZES).map_err(DriverError::target)?;
 
         let memory_reset = memory::reset_peak();
         let rss_before = memory::kib("VmRSS:");
@@ -80,10 +94,19 @@ impl Driver for ScaleStreams {
         // whole only by the budget.
         let calls: Vec<_> = (0..streams)
             .map(|index| {
-                let channel = channels[index / per_channel].handle();
+                let connection = connections[index / per_channel].clone();
+                let pings = pings.clone();
                 let gate = Arc::clone(&gate);
                 ctx.spawn_marking(format!("stream #{index}"), ctx.remaining(), move |first| {
-                    one_stream(channel, index, gate, replies_by, close_limit, first)
+                    one_stream(
+                        connection,
+                        pings,
+                        index,
+                        gate,
+                        replies_by,
+                        close_limit,
+                        first,
+                    )
                 })
             })
             .collect();

@@ -1,0 +1,233 @@
+//! One FullDuplexCall of `scale-streams`, spoken straight on an HTTP/2
+//! stream of the channel's connection, as the load path speaks its RPCs
+//! (`load::wire`): ten thousand of these are open at once, and through
+//! tonic each would also hold a boxed call future, a request-body pipe
+//! task, an encoder and a decoder for as long as it stays open. Here a
+//! stream is its h2 handles and the bytes of a message not yet whole; its
+//! answers are checked all the same (HTTP status, every message decoded and
+//! its payload size checked, grpc-status OK in the trailers).
+
+use bytes::{Buf, Bytes, BytesMut};
+use h2::client::SendRequest;
+use h2::{RecvStream, SendStream};
+use http::header::{CONTENT_TYPE, HeaderValue, TE};
+use prost::Message;
+
+use conformance::proto::grpc_testing::StreamingOutputCallResponse;
+
+use crate::client::{MAX_REFUSED_ATTEMPTS, refused_backoff};
+use crate::drivers::{brief, output_request};
+use crate::load::wire::{GRPC_STATUS, PREFIX, method_uri, prefixed};
+
+const FULL_DUPLEX_CALL: &str = "/grpc.testing.TestService/FullDuplexCall";
+
+/// What every stream of one channel sends: the request head and the ping
+/// for each reply size, encoded once.
+#[derive(Clone)]
+pub struct Pings {
+    uri: http::Uri,
+    /// The ping asking for `index + 1` bytes, with its gRPC prefix.
+    by_size: std::sync::Arc<Vec<Bytes>>,
+}
+
+impl Pings {
+    /// Pings asking for 1 ..= `sizes` bytes, for the target at `target`.
+    pub fn new(target: &http::Uri, sizes: usize) -> Result<Self, String> {
+        let by_size = (1..=sizes.max(1))
+            .map(|size| {
+                prefixed(&output_request(&[size], std::time::Duration::ZERO).encode_to_vec())
+            })
+            .collect();
+        Ok(Self {
+            uri: method_uri(target, FULL_DUPLEX_CALL)?,
+            by_size: std::sync::Arc::new(by_size),
+        })
+    }
+
+    fn request(&self) -> http::Request<()> {
+        let mut request = http::Request::new(());
+        *request.method_mut() = http::Method::POST;
+        *request.uri_mut() = self.uri.clone();
+        let headers = request.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+        headers.insert(TE, HeaderValue::from_static("trailers"));
+        request
+    }
+
+    fn ping(&self, size: usize) -> Result<Bytes, String> {
+        size.checked_sub(1)
+            .and_then(|index| self.by_size.get(index))
+            .cloned()
+            .ok_or_else(|| format!("no ping for {size} bytes"))
+    }
+}
+
+/// An open FullDuplexCall whose ping was answered.
+pub struct RawDuplex {
+    requests: SendStream<Bytes>,
+    replies: RecvStream,
+    pending: BytesMut,
+}
+
+impl RawDuplex {
+    /// Opens the call on `send`'s connection with its ping for `size`
+    /// bytes, and waits for the pong, whose size it checks. A stream the
+    /// server refused before processing it is opened again, as the
+    /// channel does (`client::channel`).
+    pub async fn open(
+        mut send: SendRequest<Bytes>,
+        pings: &Pings,
+        size: usize,
+    ) -> Result<Self, String> {
+        let ping = pings.ping(size)?;
+        let mut attempt = 1;
+        let (response, requests) = loop {
+            std::future::poll_fn(|cx| send.poll_ready(cx))
+                .await
+                .map_err(|err| failed(&err))?;
+            let (response, mut requests) = send
+                .send_request(pings.request(), false)
+                .map_err(|err| failed(&err))?;
+            requests
+                .send_data(ping.clone(), false)
+                .map_err(|err| failed(&err))?;
+            match response.await {
+                Ok(response) => break (response, requests),
+                Err(err)
+                    if err.reason() == Some(h2::Reason::REFUSED_STREAM)
+                        && attempt < MAX_REFUSED_ATTEMPTS =>
+                {
+                    tokio::time::sleep(refused_backoff(attempt)).await;
+                    attempt += 1;
+                }
+                Err(err) => return Err(failed(&err)),
+            }
+        };
+        let (head, replies) = response.into_parts();
+        if head.status != http::StatusCode::OK {
+            return Err(format!("the call failed: HTTP status {}", head.status));
+        }
+        if head.headers.contains_key(GRPC_STATUS) {
+            // A trailers-only response: the call ended before any reply.
+            let status = grpc_status(&head.headers)
+                .err()
+                .unwrap_or_else(|| "OK before any reply".to_owned());
+            return Err(format!(
+                "the call failed: the server ended it with {status}"
+            ));
+        }
+        let mut stream = Self {
+            requests,
+            replies,
+            pending: BytesMut::new(),
+        };
+        match stream.next_message().await? {
+            Some(got) if got == size => Ok(stream),
+            Some(_) => Err("a pong of the wrong size".to_owned()),
+            None => Err("no pong: the stream ended early".to_owned()),
+        }
+    }
+
+    /// Half-closes the call and waits for its clean end: no further reply
+    /// and grpc-status OK.
+    pub async fn close(mut self) -> Result<(), String> {
+        self.requests
+            .send_data(Bytes::new(), true)
+            .map_err(|err| format!("no clean end: {}", failed(&err)))?;
+        if self.next_message().await?.is_some() {
+            return Err("no clean end: a reply after the client closed the stream".to_owned());
+        }
+        if !self.pending.is_empty() {
+            return Err("no clean end: the stream ended inside a message".to_owned());
+        }
+        match self.replies.trailers().await {
+            Ok(Some(trailers)) => {
+                grpc_status(&trailers).map_err(|status| format!("no clean end: {status}"))
+            }
+            Ok(None) => Err("no clean end: the response ended without trailers".to_owned()),
+            Err(err) => Err(format!("no clean end: {}", failed(&err))),
+        }
+    }
+
+    /// The payload size of the next whole reply; None at the end of the
+    /// response body.
+    async fn next_message(&mut self) -> Result<Option<usize>, String> {
+        loop {
+            if let Some(message) = self.whole_message()? {
+                let reply = StreamingOutputCallResponse::decode(message)
+                    .map_err(|err| format!("an undecodable reply: {err}"))?;
+                return Ok(Some(reply.payload.map_or(0, |p| p.body.len())));
+            }
+            match self.replies.data().await {
+                Some(Ok(chunk)) => {
+                    let _ = self.replies.flow_control().release_capacity(chunk.len());
+                    self.pending.extend_from_slice(&chunk);
+                }
+                Some(Err(err)) => return Err(failed(&err)),
+                None => return Ok(None),
+            }
+        }
+    }
+
+    fn whole_message(&mut self) -> Result<Option<Bytes>, String> {
+        if self.pending.len() < PREFIX {
+            return Ok(None);
+        }
+        let length = u32::from_be_bytes([
+            self.pending[1],
+            self.pending[2],
+            self.pending[3],
+            self.pending[4],
+        ]) as usize;
+        if self.pending.len() < PREFIX + length {
+            return Ok(None);
+        }
+        if self.pending[0] != 0 {
+            return Err("a compressed reply, which the stream did not ask for".to_owned());
+        }
+        self.pending.advance(PREFIX);
+        Ok(Some(self.pending.split_to(length).freeze()))
+    }
+}
+
+/// OK, or the gRPC status the server ended the call with, in words.
+fn grpc_status(headers: &http::HeaderMap) -> Result<(), String> {
+    match headers.get(GRPC_STATUS) {
+        Some(code) if code.as_bytes() == b"0" => Ok(()),
+        Some(_) => Err(tonic::Status::from_header_map(headers).map_or_else(
+            || "an unreadable grpc-status".to_owned(),
+            |status| format!("the server ended it with {}", brief(&status)),
+        )),
+        None => Err("the response ended without a grpc-status".to_owned()),
+    }
+}
+
+/// An h2 error with who produced it: the connection, or the stream.
+fn failed(err: &h2::Error) -> String {
+    if err.is_go_away() || err.is_io() {
+        format!("the connection failed ({err})")
+    } else {
+        format!("the stream failed ({err})")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_size_has_its_own_ping_and_no_other_exists() {
+        let target: http::Uri = "http://127.0.0.1:1".parse().expect("a URI");
+        let pings = Pings::new(&target, 64).expect("pings");
+        let one = pings.ping(1).expect("a 1-byte ping");
+        let last = pings.ping(64).expect("a 64-byte ping");
+        assert_ne!(one, last);
+        assert_eq!(one[0], 0, "uncompressed");
+        assert_eq!(
+            u32::from_be_bytes([one[1], one[2], one[3], one[4]]) as usize,
+            one.len() - PREFIX
+        );
+        assert!(pings.ping(0).is_err());
+        assert!(pings.ping(65).is_err());
+    }
+}
