@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 
-use globset::{Glob, GlobMatcher};
 use serde::{Deserialize, Serialize};
 
 use crate::scenario::Catalog;
@@ -29,7 +28,7 @@ struct Entry {
 #[derive(Debug, Clone)]
 struct Rule {
     pattern: String,
-    matcher: GlobMatcher,
+    matcher: glob::Pattern,
     reason: String,
 }
 
@@ -92,10 +91,9 @@ impl Expectations {
                 .map(|entry| {
                     let (line, column) = crate::scenario::position(&text, entry.id.span().start);
                     let pattern = entry.id.into_inner();
-                    let matcher = Glob::new(&pattern)
-                        .map_err(|err| format!("{}:{line}:{column}: bad id pattern {pattern:?}: {err}", path.display()))?
-                        .compile_matcher();
-                    if !catalog.scenarios.iter().any(|s| matcher.is_match(&s.id)) {
+                    let matcher = glob::Pattern::new(&pattern)
+                        .map_err(|err| format!("{}:{line}:{column}: bad id pattern {pattern:?}: {err}", path.display()))?;
+                    if !catalog.scenarios.iter().any(|s| matcher.matches(&s.id)) {
                         return Err(format!(
                             "{}:{line}:{column}: {pattern:?} matches no scenario (run `grpc-conformance list` for the ids)",
                             path.display()
@@ -121,11 +119,11 @@ impl Expectations {
             let failing = expectations
                 .failures
                 .iter()
-                .find(|r| r.matcher.is_match(&scenario.id));
+                .find(|r| r.matcher.matches(&scenario.id));
             let flaky = expectations
                 .flaky
                 .iter()
-                .find(|r| r.matcher.is_match(&scenario.id));
+                .find(|r| r.matcher.matches(&scenario.id));
             if let (Some(failing), Some(flaky)) = (failing, flaky) {
                 return Err(format!(
                     "{}: scenario {} is both a known failure ({:?}) and known flaky ({:?}); pick one",
@@ -140,10 +138,10 @@ impl Expectations {
     }
 
     pub fn expected(&self, id: &str) -> Expected {
-        if let Some(rule) = self.failures.iter().find(|r| r.matcher.is_match(id)) {
+        if let Some(rule) = self.failures.iter().find(|r| r.matcher.matches(id)) {
             return Expected::KnownFailure(rule.reason.clone());
         }
-        if let Some(rule) = self.flaky.iter().find(|r| r.matcher.is_match(id)) {
+        if let Some(rule) = self.flaky.iter().find(|r| r.matcher.matches(id)) {
             return Expected::KnownFlaky(rule.reason.clone());
         }
         Expected::Pass

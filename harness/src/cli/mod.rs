@@ -96,7 +96,8 @@ pub struct Selection {
     /// Directory of scenario files (scenarios/<area>/*.toml).
     #[arg(long, value_name = "DIR", global = true)]
     pub scenarios: Option<PathBuf>,
-    /// Only scenarios whose id matches this glob (repeatable), e.g. 'channel.*'.
+    /// Only scenarios whose id matches this glob (repeatable), e.g. 'channel.*'
+    /// (`*` any run of characters, `?` one, `[..]` a set; no braces).
     #[arg(long = "filter", value_name = "GLOB")]
     pub filters: Vec<String>,
     /// Only scenarios of this area (repeatable).
@@ -145,10 +146,9 @@ impl Selection {
         })?;
         let mut matchers = Vec::new();
         for filter in &self.filters {
-            let matcher = globset::Glob::new(filter)
-                .map_err(|err| format!("bad --filter {filter:?}: {err}"))?
-                .compile_matcher();
-            if !catalog.scenarios.iter().any(|s| matcher.is_match(&s.id)) {
+            let matcher = glob::Pattern::new(filter)
+                .map_err(|err| format!("bad --filter {filter:?}: {err}"))?;
+            if !catalog.scenarios.iter().any(|s| matcher.matches(&s.id)) {
                 return Err(format!(
                     "--filter {filter:?} matches no scenario (run `grpc-conformance list` for the ids)"
                 ));
@@ -158,7 +158,7 @@ impl Selection {
         let chosen: Vec<_> = catalog
             .scenarios
             .iter()
-            .filter(|s| matchers.is_empty() || matchers.iter().any(|m| m.is_match(&s.id)))
+            .filter(|s| matchers.is_empty() || matchers.iter().any(|m| m.matches(&s.id)))
             .filter(|s| self.areas.is_empty() || self.areas.contains(&s.area))
             .cloned()
             .collect();
@@ -188,12 +188,30 @@ pub fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
+/// Logs to stderr at the level `GRPC_CONFORMANCE_LOG` names (`warn` unless
+/// set): a level (`debug`) or per-module directives (`harness=debug,h2=info`).
+/// `Targets` rather than `EnvFilter`, whose regex engine costs a cold build
+/// more than the rest of the logging stack.
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("GRPC_CONFORMANCE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let requested = std::env::var("GRPC_CONFORMANCE_LOG").ok();
+    let filter = match requested
+        .as_deref()
+        .map(str::parse::<tracing_subscriber::filter::Targets>)
+    {
+        Some(Ok(filter)) => filter,
+        Some(Err(err)) => {
+            eprintln!(
+                "warning: GRPC_CONFORMANCE_LOG is not a log filter ({err}); logging warnings only"
+            );
+            tracing_subscriber::filter::Targets::new().with_default(tracing::Level::WARN)
+        }
+        None => tracing_subscriber::filter::Targets::new().with_default(tracing::Level::WARN),
+    };
+    let _ = tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(filter)
         .try_init();
 }
 
