@@ -22,6 +22,11 @@ const CASES: &[(&str, &str, u64)] = &[
         5_000,
     ),
     (
+        "channel.health-watch-held-open",
+        "before the streams stalled",
+        5_000,
+    ),
+    (
         "handler.slow-handler",
         "while the slow handler was provably open",
         5_000,

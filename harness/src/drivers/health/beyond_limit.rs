@@ -61,12 +61,12 @@ impl Driver for BeyondLimit {
             result.expect(
                 started == extra,
                 format!("{extra} more Watch streams queued and received their first status as {extra} held ones ended"),
-                || format!("{started} of {extra} Watch streams beyond the limit received a first status within {} ms of held ones ending", params.first_ms),
+                || format!("{started} of {extra} Watch streams beyond the limit received a first status after held ones ended, {}", watchers.shortfall(first_limit)),
             );
         } else {
             result.problem(format!(
-                "{filled} of {held} Watch streams (the advertised limit) received a first status within {} ms while held open together",
-                params.first_ms
+                "{filled} of {held} Watch streams (the advertised limit) held open together received a first status {}",
+                watchers.shortfall(first_limit)
             ));
         }
         let connections_opened = channel.connections_opened();

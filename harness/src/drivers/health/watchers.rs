@@ -1,7 +1,9 @@
 //! Health.Watch streams held open on one channel: each reports its first
 //! status as it arrives, stays open (a Watch lasts until the client ends
 //! it) and ends when released, so that a driver can prove how many stream
-//! handlers were in flight at once.
+//! handlers were in flight at once, and end its wait on the proof that the
+//! streams still owed a first status are stalled behind those holding
+//! theirs (`drivers::stall`).
 
 use conformance::proto::health::HealthCheckRequest;
 use conformance::proto::health::health_check_response::ServingStatus;
@@ -9,6 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::client::ClientChannel;
 use crate::drivers::prelude::*;
+use crate::drivers::stall::{Siblings, StallProof};
 
 /// Open Watch streams and what has been heard of them.
 pub struct Watchers {
@@ -16,9 +19,14 @@ pub struct Watchers {
     releases: Vec<Option<oneshot::Sender<()>>>,
     events: mpsc::UnboundedReceiver<bool>,
     events_tx: mpsc::UnboundedSender<bool>,
+    /// The first statuses owed, and the streams that hold theirs open.
+    group: Siblings,
     /// First statuses received so far, and streams that ended before theirs.
     pub firsts: usize,
     pub ended_early: usize,
+    /// Why the last wait for first statuses ended early: the streams still
+    /// owed one were stalled behind those holding theirs.
+    pub stall: Option<StallProof>,
 }
 
 impl Watchers {
@@ -29,8 +37,10 @@ impl Watchers {
             releases: Vec::new(),
             events,
             events_tx,
+            group: Siblings::new(),
             firsts: 0,
             ended_early: 0,
+            stall: None,
         }
     }
 
@@ -52,6 +62,9 @@ impl Watchers {
             };
             let events = self.events_tx.clone();
             let (release, mut released) = oneshot::channel::<()>();
+            let group = self.group.clone();
+            group.owe();
+            let sent = Instant::now();
             let call = ctx.spawn_marking(format!("Watch #{index}"), limit, move |first| async move {
                 let opened = async {
                     let mut stream = health.watch(request).await?.into_inner();
@@ -71,10 +84,12 @@ impl Watchers {
                 let (mut stream, status) = match opened {
                     Ok(opened) => opened,
                     Err(err) => {
+                        group.gave_up();
                         let _ = events.send(false);
                         return Err(err);
                     }
                 };
+                group.answered(sent.elapsed());
                 first.mark();
                 let _ = events.send(true);
                 let name = ServingStatus::try_from(status)
@@ -99,17 +114,47 @@ impl Watchers {
     }
 
     /// Waits until `total` streams have had their first status or ended,
-    /// for at most `limit`. Returns the first statuses received.
+    /// for at most `limit`, or until the streams still owed one are proven
+    /// stalled (then `stall` holds the proof). Returns the first statuses
+    /// received.
     pub async fn wait_first(&mut self, total: usize, limit: Duration) -> usize {
+        enum Next {
+            Event(Option<bool>),
+            Stalled(StallProof),
+        }
         let deadline = tokio::time::Instant::now() + limit;
+        let group = self.group.clone();
+        let stalled = group.stalled();
+        tokio::pin!(stalled);
+        self.stall = None;
         while self.firsts + self.ended_early < total {
-            match tokio::time::timeout_at(deadline, self.events.recv()).await {
-                Ok(Some(true)) => self.firsts += 1,
-                Ok(Some(false)) => self.ended_early += 1,
-                Ok(None) | Err(_) => break,
+            let next = tokio::select! {
+                // An answer that came with the proof counts first.
+                biased;
+                event = tokio::time::timeout_at(deadline, self.events.recv()) => {
+                    Next::Event(event.ok().flatten())
+                }
+                proof = &mut stalled => Next::Stalled(proof),
+            };
+            match next {
+                Next::Event(Some(true)) => self.firsts += 1,
+                Next::Event(Some(false)) => self.ended_early += 1,
+                Next::Event(None) => break,
+                Next::Stalled(proof) => {
+                    self.stall = Some(proof);
+                    break;
+                }
             }
         }
         self.firsts
+    }
+
+    /// The end of a shortfall's line: the stall proof, or the limit waited.
+    pub fn shortfall(&self, limit: Duration) -> String {
+        match &self.stall {
+            Some(proof) => format!("before the streams stalled: {proof}"),
+            None => format!("within {} ms", limit.as_millis()),
+        }
     }
 
     /// Ends the first `count` streams still held (the client cancels them).
