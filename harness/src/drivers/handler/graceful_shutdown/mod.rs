@@ -18,10 +18,7 @@ pub struct Params {
     /// How long each in-flight Hold sleeps (ProbeService variant).
     pub hold_ms: u64,
     /// Responses and their spacing of each in-flight StreamingOutputCall
-    /// (TestService-only variant): the stop begins once each has its first
-    /// response, so the rest (one interval, with 2) is what is in flight.
-    /// A server that runs its handlers one at a time starts each only after
-    /// the one before ended, which costs it `in_flight` whole streams.
+    /// (TestService-only variant).
     pub responses: usize,
     pub interval_ms: u64,
     /// The grace period the server is given.
@@ -35,7 +32,7 @@ impl Default for Params {
         Self {
             in_flight: 4,
             hold_ms: 1_500,
-            responses: 2,
+            responses: 3,
             interval_ms: 400,
             grace_ms: 5_000,
             refuse_within_ms: 3_000,
