@@ -193,22 +193,22 @@ pub fn main() -> ExitCode {
 /// `Targets` rather than `EnvFilter`, whose regex engine costs a cold build
 /// more than the rest of the logging stack.
 fn init_tracing() {
+    use tracing_subscriber::filter::Targets;
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
     let requested = std::env::var("GRPC_CONFORMANCE_LOG").ok();
-    let filter = match requested
+    let filter = requested
         .as_deref()
-        .map(str::parse::<tracing_subscriber::filter::Targets>)
-    {
-        Some(Ok(filter)) => filter,
-        Some(Err(err)) => {
-            eprintln!(
-                "warning: GRPC_CONFORMANCE_LOG is not a log filter ({err}); logging warnings only"
-            );
-            tracing_subscriber::filter::Targets::new().with_default(tracing::Level::WARN)
-        }
-        None => tracing_subscriber::filter::Targets::new().with_default(tracing::Level::WARN),
-    };
+        .and_then(|text| {
+            text.parse::<Targets>()
+                .map_err(|err| {
+                    eprintln!(
+                        "warning: GRPC_CONFORMANCE_LOG is not a log filter ({err}); logging warnings only"
+                    );
+                })
+                .ok()
+        })
+        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::WARN));
     let _ = tracing_subscriber::registry()
         .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
         .with(filter)

@@ -167,19 +167,16 @@ impl Siblings {
 }
 
 /// Waits for every call, as [`Tally::join`] does, unless `stall` proves
-/// the group stalled first: then the calls still running are cancelled and
-/// the proof is the outcome.
+/// the group stalled first: then the calls still running are cancelled (the
+/// join, dropped, drops them: `Call`'s Drop) and the proof is the outcome.
 pub async fn join_unless_stalled<T>(
     calls: Vec<Call<T>>,
     stall: impl Future<Output = StallProof>,
 ) -> Result<Tally, StallProof> {
-    let cancel: Vec<_> = calls.iter().map(Call::abort_handle).collect();
-    let outcome = tokio::select! {
+    tokio::select! {
         (tally, _) = Tally::join(calls) => Ok(tally),
         proof = stall => Err(proof),
-    };
-    cancel.iter().for_each(tokio::task::AbortHandle::abort);
-    outcome
+    }
 }
 
 #[cfg(test)]

@@ -95,14 +95,9 @@ impl Wire {
     /// The request headers of one RPC: the method, gRPC's two headers and,
     /// when the load checks echoes, the RPC's own tag.
     fn request(&self, tag: Option<&HeaderValue>) -> http::Request<()> {
-        let mut request = http::Request::new(());
-        *request.method_mut() = http::Method::POST;
-        *request.uri_mut() = self.uri.clone();
-        let headers = request.headers_mut();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
-        headers.insert(TE, HeaderValue::from_static("trailers"));
+        let mut request = grpc_request(&self.uri);
         if let Some(tag) = tag {
-            headers.insert(self.echo.clone(), tag.clone());
+            request.headers_mut().insert(self.echo.clone(), tag.clone());
         }
         request
     }
@@ -289,6 +284,17 @@ pub(super) async fn settle(
         .map_err(|err| format!("the settling EmptyCall failed: {err}"))
 }
 
+/// The head of a gRPC call to `uri`: POST with gRPC's two headers.
+pub(crate) fn grpc_request(uri: &http::Uri) -> http::Request<()> {
+    let mut request = http::Request::new(());
+    *request.method_mut() = http::Method::POST;
+    *request.uri_mut() = uri.clone();
+    let headers = request.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+    headers.insert(TE, HeaderValue::from_static("trailers"));
+    request
+}
+
 pub(crate) fn method_uri(target: &http::Uri, path: &str) -> Result<http::Uri, String> {
     let scheme = target.scheme_str().unwrap_or("http");
     let authority = target
@@ -325,21 +331,21 @@ fn connection_failure(err: &h2::Error) -> Failure {
     Failure::Connection(format!("the load's connection failed: {err}"))
 }
 
+fn status_of(headers: &HeaderMap) -> Result<(), Failure> {
+    grpc_status(headers).map_err(Failure::Rpc)
+}
+
 /// OK when `headers` carry `grpc-status: 0`; the status and its message in
 /// words otherwise. Read without building a `tonic::Status` for the usual
 /// OK, which would parse every gRPC header of every RPC.
-fn status_of(headers: &HeaderMap) -> Result<(), Failure> {
+pub(crate) fn grpc_status(headers: &HeaderMap) -> Result<(), String> {
     match headers.get(GRPC_STATUS) {
         Some(code) if code.as_bytes() == b"0" => Ok(()),
-        Some(_) => Err(Failure::Rpc(
-            tonic::Status::from_header_map(headers).map_or_else(
-                || "an unreadable grpc-status".to_owned(),
-                |status| brief(&status),
-            ),
+        Some(_) => Err(tonic::Status::from_header_map(headers).map_or_else(
+            || "an unreadable grpc-status".to_owned(),
+            |status| brief(&status),
         )),
-        None => Err(Failure::Rpc(
-            "the response ended without a grpc-status".to_owned(),
-        )),
+        None => Err("the response ended without a grpc-status".to_owned()),
     }
 }
 

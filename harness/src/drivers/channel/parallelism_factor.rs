@@ -72,10 +72,10 @@ impl Driver for ParallelismFactor {
         // running, it can only end below the threshold, so the verdict is
         // settled then, not when the serialised RPCs finally end.
         let settled_at = sent + work.div_f64(threshold) + Duration::from_millis(1);
-        let cancel: Vec<_> = tasks.iter().map(Call::abort_handle).collect();
+        let handles: Vec<_> = tasks.iter().map(Call::abort_handle).collect();
         let mut failed = Tally::new();
         let mut last_end = sent;
-        let joined = async {
+        let mut joined = Box::pin(async {
             for (index, task) in tasks.into_iter().enumerate() {
                 let outcome = task.join().await.and_then(|done| {
                     if done.messages == sizes.len() {
@@ -93,13 +93,15 @@ impl Driver for ParallelismFactor {
                     last_end = last_end.max(ended);
                 }
             }
-        };
+        });
         let all_ended = tokio::select! {
-            () = joined => true,
+            () = &mut joined => true,
             () = tokio::time::sleep_until(settled_at.into()) => false,
         };
-        let still_running = cancel.iter().filter(|task| !task.is_finished()).count();
-        cancel.iter().for_each(tokio::task::AbortHandle::abort);
+        // Counted before the calls not yet joined are dropped, which
+        // cancels them (`Call`'s Drop).
+        let still_running = handles.iter().filter(|task| !task.is_finished()).count();
+        drop(joined);
         // The factor itself, or (RPCs still running) its proven bound.
         let (finding, factor_name, factor, wall, wall_to) = if all_ended {
             if !failed.all_passed() {

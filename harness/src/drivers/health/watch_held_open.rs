@@ -56,11 +56,8 @@ impl Driver for WatchHeldOpen {
         // Checks while every stream is still held open: a held-open Watch
         // handler must not stall its siblings. Streams proven stalled
         // already decide the verdict; no Check is made beside them.
-        let check_count = if watchers.stall.is_some() {
-            0
-        } else {
-            params.checks
-        };
+        let stalled = watchers.stall.is_some();
+        let check_count = if stalled { 0 } else { params.checks };
         let checks = (0..check_count)
             .map(|index| {
                 let mut health = health_client(channel.handle());
@@ -90,9 +87,9 @@ impl Driver for WatchHeldOpen {
         result.expect(
             firsts == streams,
             format!("{streams} Watch streams open together each received a first status within {all_first_ms} ms"),
-            || format!("{firsts} of {streams} Watch streams held open together received a first status {}", shortfall),
+            || format!("{firsts} of {streams} Watch streams held open together received a first status {shortfall}"),
         );
-        if check_count == 0 {
+        if stalled {
             result.line("no Check calls made: the Watch streams had stalled");
         } else {
             result.expect(

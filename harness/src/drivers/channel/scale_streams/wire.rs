@@ -10,14 +10,13 @@
 use bytes::{Buf, Bytes, BytesMut};
 use h2::client::SendRequest;
 use h2::{RecvStream, SendStream};
-use http::header::{CONTENT_TYPE, HeaderValue, TE};
 use prost::Message;
 
 use conformance::proto::grpc_testing::StreamingOutputCallResponse;
 
 use crate::client::{MAX_REFUSED_ATTEMPTS, refused_backoff};
-use crate::drivers::{brief, output_request};
-use crate::load::wire::{GRPC_STATUS, PREFIX, method_uri, prefixed};
+use crate::drivers::output_request;
+use crate::load::wire::{GRPC_STATUS, PREFIX, grpc_request, grpc_status, method_uri, prefixed};
 
 const FULL_DUPLEX_CALL: &str = "/grpc.testing.TestService/FullDuplexCall";
 
@@ -42,16 +41,6 @@ impl Pings {
             uri: method_uri(target, FULL_DUPLEX_CALL)?,
             by_size: std::sync::Arc::new(by_size),
         })
-    }
-
-    fn request(&self) -> http::Request<()> {
-        let mut request = http::Request::new(());
-        *request.method_mut() = http::Method::POST;
-        *request.uri_mut() = self.uri.clone();
-        let headers = request.headers_mut();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
-        headers.insert(TE, HeaderValue::from_static("trailers"));
-        request
     }
 
     fn ping(&self, size: usize) -> Result<Bytes, String> {
@@ -86,7 +75,7 @@ impl RawDuplex {
                 .await
                 .map_err(|err| failed(&err))?;
             let (response, mut requests) = send
-                .send_request(pings.request(), false)
+                .send_request(grpc_request(&pings.uri), false)
                 .map_err(|err| failed(&err))?;
             requests
                 .send_data(ping.clone(), false)
@@ -141,9 +130,13 @@ impl RawDuplex {
             return Err("no clean end: the stream ended inside a message".to_owned());
         }
         match self.replies.trailers().await {
-            Ok(Some(trailers)) => {
-                grpc_status(&trailers).map_err(|status| format!("no clean end: {status}"))
-            }
+            Ok(Some(trailers)) => grpc_status(&trailers).map_err(|status| {
+                if trailers.contains_key(GRPC_STATUS) {
+                    format!("no clean end: the server ended it with {status}")
+                } else {
+                    format!("no clean end: {status}")
+                }
+            }),
             Ok(None) => Err("no clean end: the response ended without trailers".to_owned()),
             Err(err) => Err(format!("no clean end: {}", failed(&err))),
         }
@@ -187,18 +180,6 @@ impl RawDuplex {
         }
         self.pending.advance(PREFIX);
         Ok(Some(self.pending.split_to(length).freeze()))
-    }
-}
-
-/// OK, or the gRPC status the server ended the call with, in words.
-fn grpc_status(headers: &http::HeaderMap) -> Result<(), String> {
-    match headers.get(GRPC_STATUS) {
-        Some(code) if code.as_bytes() == b"0" => Ok(()),
-        Some(_) => Err(tonic::Status::from_header_map(headers).map_or_else(
-            || "an unreadable grpc-status".to_owned(),
-            |status| format!("the server ended it with {}", brief(&status)),
-        )),
-        None => Err("the response ended without a grpc-status".to_owned()),
     }
 }
 

@@ -67,7 +67,7 @@ impl Driver for FailingSibling {
         let started = wait_signals(&mut first_rx, count, wait).await;
         let firsts_took = siblings_sent.elapsed();
         if started < count && wait < limit {
-            siblings.iter().for_each(Call::abort);
+            // Returning drops the siblings, which cancels them.
             return Ok(Finding::fail(format!(
                 "only {started} of {count} sibling streams' first responses, each due {} ms after its request, had arrived {} ms after they were sent (their intervals end to end: {} ms): the server ran their handlers' waits one after another (the siblings were then cancelled)",
                 interval.as_millis(),
