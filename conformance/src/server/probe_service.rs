@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use futures::stream::{self, BoxStream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
+use super::client_observer::arrive;
 use super::connection::ConnectionInfo;
 use super::defects::Defect;
 use super::dispatch::CallDeadline;
@@ -141,7 +142,7 @@ impl ProbeService for Probe {
             .shared
             .seen
             .enter(&request.group, "Rendezvous", "", &connection_id);
-        let arrived = tokio::time::timeout(timeout, barrier.arrive()).await;
+        let arrived = arrive(&self.shared, &request.group, &barrier, timeout).await;
         let others = barrier.waiting();
         drop(barrier);
         self.shared.barriers.prune();
@@ -153,13 +154,11 @@ impl ProbeService for Probe {
                     connection_id,
                 }))
             }
-            Err(_) => Err(Status::aborted(format!(
-                "rendezvous {:?}: {} of {} parties were inside together within {} ms",
-                request.group,
+            Err(why) => Err(why.status(
+                &format!("rendezvous {:?}", request.group),
                 others + 1,
                 request.parties,
-                timeout.as_millis()
-            ))),
+            )),
         }
     }
 

@@ -18,8 +18,10 @@ use super::Shared;
 use super::probe_service::{capped, connection_id};
 use crate::proto::probe::client_observer_server::ClientObserver;
 use crate::proto::probe::{
-    GatherRequest, GatherResponse, InterlockRequest, InterlockResponse, SeenRequest, SeenResponse,
+    BreakRequest, BreakResponse, GatherRequest, GatherResponse, InterlockRequest,
+    InterlockResponse, SeenRequest, SeenResponse,
 };
+use crate::sync::rendezvous::Barrier;
 
 /// How often Seen looks again while an exchange is still open.
 const SEEN_POLL: Duration = Duration::from_millis(2);
@@ -54,18 +56,16 @@ impl Observer {
             .seen
             .enter(&request.group, method, &request.caller, connection_id);
         let timeout = capped(request.timeout_ms);
-        let arrived = tokio::time::timeout(timeout, barrier.arrive()).await;
+        let arrived = arrive(&self.shared, &request.group, &barrier, timeout).await;
         let others = barrier.waiting();
         drop(barrier);
         self.shared.barriers.prune();
-        let arrival = arrived.map_err(|_| {
-            Status::aborted(format!(
-                "gather {:?}: {} of {} parties were inside together within {} ms",
-                request.group,
+        let arrival = arrived.map_err(|why| {
+            why.status(
+                &format!("gather {:?}", request.group),
                 others + 1,
                 request.parties,
-                timeout.as_millis()
-            ))
+            )
         })?;
         self.shared.seen.released(&slot);
         Ok(GatherResponse {
@@ -73,6 +73,46 @@ impl Observer {
             arrival,
             connection_id: connection_id.to_owned(),
         })
+    }
+}
+
+/// Why a call left its group's barrier unreleased.
+pub(crate) enum NotReleased {
+    TimedOut(Duration),
+    /// The harness broke the barrier (`Break`).
+    Broken,
+}
+
+impl NotReleased {
+    /// The ABORTED status of a call of `what` that left with `inside` of
+    /// `parties` inside.
+    pub(crate) fn status(&self, what: &str, inside: u32, parties: u32) -> Status {
+        match self {
+            NotReleased::TimedOut(timeout) => Status::aborted(format!(
+                "{what}: {inside} of {parties} parties were inside together within {} ms",
+                timeout.as_millis()
+            )),
+            NotReleased::Broken => Status::aborted(format!(
+                "{what}: the barrier was broken while {inside} of {parties} parties were inside (the harness saw no more arrive)"
+            )),
+        }
+    }
+}
+
+/// Waits at `barrier` of `group` for its release (the arrival order), for
+/// at most `timeout`, or until the harness breaks the group's barrier.
+pub(crate) async fn arrive(
+    shared: &Shared,
+    group: &str,
+    barrier: &Barrier,
+    timeout: Duration,
+) -> Result<u32, NotReleased> {
+    let broken = shared.seen.broken(group);
+    tokio::select! {
+        arrived = tokio::time::timeout(timeout, barrier.arrive()) => {
+            arrived.map_err(|_| NotReleased::TimedOut(timeout))
+        }
+        () = broken => Err(NotReleased::Broken),
     }
 }
 
@@ -121,6 +161,17 @@ impl ClientObserver for Observer {
         let seen = Arc::clone(&self.shared.seen);
         let responses = interlock::start(seen, request.into_inner(), connection_id);
         Ok(Response::new(responses.boxed()))
+    }
+
+    async fn r#break(
+        &self,
+        request: Request<BreakRequest>,
+    ) -> Result<Response<BreakResponse>, Status> {
+        let group = request.into_inner().group;
+        let entered = self.shared.seen.break_group(&group);
+        Ok(Response::new(BreakResponse {
+            entered: u32::try_from(entered).unwrap_or(u32::MAX),
+        }))
     }
 
     async fn seen(&self, request: Request<SeenRequest>) -> Result<Response<SeenResponse>, Status> {

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
+use tokio::sync::watch;
+
 use crate::proto::probe::{SeenCall, SeenExchange, SeenResponse};
 
 /// Names kept at once; the oldest go first. A client-mode run uses a few
@@ -21,6 +23,8 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 struct Entry {
     created: Instant,
     calls: Vec<SeenCall>,
+    /// Set once the harness broke the group's barrier (`Break`).
+    broken: watch::Sender<bool>,
     exchanges: Vec<Arc<Mutex<ExchangeRecord>>>,
 }
 
@@ -71,6 +75,7 @@ impl Seen {
         let entry = by_name.entry(name.to_owned()).or_insert_with(|| Entry {
             created: Instant::now(),
             calls: Vec::new(),
+            broken: watch::Sender::new(false),
             exchanges: Vec::new(),
         });
         work(entry)
@@ -109,6 +114,26 @@ impl Seen {
                     call.released = true;
                 }
             });
+        }
+    }
+
+    /// Breaks the barrier of `group` (see `ClientObserver.Break`); returns
+    /// how many calls of it had entered.
+    pub(crate) fn break_group(&self, group: &str) -> usize {
+        self.with_entry(group, |entry| {
+            entry.broken.send_replace(true);
+            entry.calls.len()
+        })
+    }
+
+    /// Resolves once the barrier of `group` is broken (at once if it
+    /// already is); never if the group's record is dropped first.
+    pub(crate) fn broken(&self, group: &str) -> impl std::future::Future<Output = ()> + use<> {
+        let mut broken = self.with_entry(group, |entry| entry.broken.subscribe());
+        async move {
+            if broken.wait_for(|broken| *broken).await.is_err() {
+                std::future::pending::<()>().await;
+            }
         }
     }
 

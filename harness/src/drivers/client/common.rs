@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use conformance::proto::probe::client_observer_client::ClientObserverClient;
 use conformance::proto::probe::{
-    Instruction, InstructionResult, SeenCall, SeenRequest, SeenResponse, instruction,
+    BreakRequest, Instruction, InstructionResult, SeenCall, SeenRequest, SeenResponse, instruction,
 };
 
 use crate::client_target::AdapterError;
@@ -45,6 +45,109 @@ pub(crate) async fn instruct(
     let result = client.adapter.run(instruction, limit).await;
     span.end(result.is_ok());
     Ok(result)
+}
+
+/// Gives the adapter `work` ([`instruct`]) whose calls meet at the barrier
+/// of `group` (`parties` of them), watching the server's ledger meanwhile:
+/// once the barrier is proven never to fill ([`BarrierStall`]) the server
+/// breaks it, so the calls inside and those still to come end ABORTED and
+/// the adapter reports at once instead of at the calls' deadline. Returns
+/// the adapter's outcome and what the server saw.
+pub(crate) async fn instruct_at_barrier(
+    ctx: &Ctx,
+    work: instruction::Work,
+    deadline: Duration,
+    group: &str,
+    parties: usize,
+) -> Result<(Result<InstructionResult, AdapterError>, BarrierSeen), DriverError> {
+    let mut observer = ClientObserverClient::new(ctx.control()?);
+    let instruction = instruct(ctx, work, deadline);
+    tokio::pin!(instruction);
+    let (outcome, stall) = tokio::select! {
+        outcome = &mut instruction => (outcome?, None),
+        stall = barrier_stalled(&mut observer, group, parties, Instant::now()) => {
+            ctx.timeline().start("server: barrier broken").end(false);
+            (instruction.await?, Some(stall))
+        }
+    };
+    let mut server = BarrierSeen::of(&seen(ctx, group, Duration::ZERO).await?.calls);
+    server.stall = stall;
+    Ok((outcome, server))
+}
+
+/// The proof that a group's barrier will not fill: some of its calls
+/// entered, blocked waiting for the others, and no more came for
+/// [`stall_bound`] of the slowest step between arrivals (from the
+/// instruction to the first, and between arrivals).
+#[derive(Debug, Clone)]
+pub(crate) struct BarrierStall {
+    pub entered: usize,
+    pub parties: usize,
+    pub quiet: Duration,
+    pub slowest: Duration,
+}
+
+impl std::fmt::Display for BarrierStall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} of {} calls had entered the server's barrier, blocked waiting for the others, and no more came for {} ms ({STALL_FACTOR}x the slowest step between arrivals, {} ms, at least {} ms): the server broke the barrier instead of waiting out the calls' deadline",
+            self.entered,
+            self.parties,
+            self.quiet.as_millis(),
+            self.slowest.as_millis(),
+            STALL_FLOOR.as_millis()
+        )
+    }
+}
+
+/// Polls the ledger of `group` from `sent`, the moment the instruction went
+/// out; once it holds the proof of a [`BarrierStall`], breaks the barrier
+/// and resolves with it. Never while calls keep arriving, once all
+/// `parties` have, or when the ledger cannot be read.
+async fn barrier_stalled(
+    observer: &mut ClientObserverClient<crate::client::Channel>,
+    group: &str,
+    parties: usize,
+    sent: Instant,
+) -> BarrierStall {
+    const POLL: Duration = Duration::from_millis(5);
+    let (mut entered, mut last, mut slowest) = (0usize, sent, Duration::ZERO);
+    loop {
+        let request = SeenRequest {
+            name: group.to_owned(),
+            wait_ms: 0,
+        };
+        let Ok(Ok(seen)) = tokio::time::timeout(REPORT_MARGIN, observer.seen(request)).await else {
+            break;
+        };
+        let now_entered = seen.get_ref().calls.len();
+        if now_entered >= parties {
+            break;
+        }
+        if now_entered > entered {
+            slowest = slowest.max(last.elapsed());
+            (entered, last) = (now_entered, Instant::now());
+        } else if entered > 0 && last.elapsed() >= stall_bound(slowest) {
+            let request = BreakRequest {
+                group: group.to_owned(),
+            };
+            if tokio::time::timeout(REPORT_MARGIN, observer.r#break(request))
+                .await
+                .is_ok_and(|answer| answer.is_ok())
+            {
+                return BarrierStall {
+                    entered,
+                    parties,
+                    quiet: stall_bound(slowest),
+                    slowest,
+                };
+            }
+            break;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    std::future::pending().await
 }
 
 /// What the reference server saw under `name`, waiting up to `wait` for its
@@ -91,6 +194,8 @@ pub(crate) struct BarrierSeen {
     pub entered: usize,
     pub released: usize,
     pub connections: BTreeSet<String>,
+    /// Why the harness had the server break the barrier, if it did.
+    pub stall: Option<BarrierStall>,
 }
 
 impl BarrierSeen {
@@ -102,6 +207,7 @@ impl BarrierSeen {
                 .iter()
                 .map(|call| call.connection_id.clone())
                 .collect(),
+            stall: None,
         }
     }
 
@@ -149,6 +255,10 @@ impl BarrierSeen {
     }
 
     pub(crate) fn record(&self, finding: Finding) -> Finding {
+        let finding = match &self.stall {
+            Some(stall) => finding.evidence(stall.to_string()),
+            None => finding,
+        };
         finding
             .figure("entered", self.entered as f64)
             .figure("released_together", self.released as f64)

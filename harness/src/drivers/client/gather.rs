@@ -3,7 +3,7 @@
 
 use conformance::proto::probe::{Call, Calls, GatherRequest, call, instruction};
 
-use super::common::{BarrierSeen, instruct, seen};
+use super::common::instruct_at_barrier;
 use crate::drivers::Subject;
 use crate::drivers::prelude::*;
 
@@ -61,10 +61,9 @@ impl Driver for Gather {
             .collect();
         let work = instruction::Work::Calls(Calls { calls });
         let deadline = Duration::from_millis(u64::from(params.barrier_ms)) + Duration::from_secs(2);
-        let outcome = instruct(&ctx, work, deadline).await?;
-        let server = BarrierSeen::of(&seen(&ctx, &group, Duration::ZERO).await?.calls);
-        let what = if params.streams { "streams" } else { "calls" };
         let parties = parties as usize;
+        let (outcome, server) = instruct_at_barrier(&ctx, work, deadline, &group, parties).await?;
+        let what = if params.streams { "streams" } else { "calls" };
         let result = match server.judge(&ctx, outcome, parties, what) {
             Ok(result) => result,
             Err(finding) => return Ok(finding),

@@ -4,7 +4,7 @@
 
 use conformance::proto::probe::{Call, Calls, GatherRequest, RendezvousCall, call, instruction};
 
-use super::common::{BarrierSeen, instruct, seen};
+use super::common::instruct_at_barrier;
 use crate::drivers::Subject;
 use crate::drivers::prelude::*;
 
@@ -80,8 +80,8 @@ impl Driver for Stubs {
         }
         let work = instruction::Work::Calls(Calls { calls });
         let deadline = Duration::from_millis(u64::from(params.barrier_ms)) + Duration::from_secs(2);
-        let outcome = instruct(&ctx, work, deadline).await?;
-        let server = BarrierSeen::of(&seen(&ctx, &group, Duration::ZERO).await?.calls);
+        let (outcome, server) =
+            instruct_at_barrier(&ctx, work, deadline, &group, parties as usize).await?;
         let what = "Gather and Rendezvous calls";
         let result = match server.judge(&ctx, outcome, parties as usize, what) {
             Ok(result) => result,
