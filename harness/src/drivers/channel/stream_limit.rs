@@ -2,6 +2,10 @@
 //! SETTINGS_MAX_CONCURRENT_STREAMS queue on the client and all complete
 //! (method: stream_limit.md).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use conformance::proto::probe::probe_service_client::ProbeServiceClient;
+
 use crate::drivers::prelude::*;
 
 pub struct StreamLimit;
@@ -59,20 +63,38 @@ impl Driver for StreamLimit {
         // each may take most of the budget; two seconds are left for the
         // gauge and the verdict.
         let queued_limit = ctx.remaining().saturating_sub(Duration::from_secs(2));
+        let answered = Arc::new(AtomicUsize::new(0));
+        let started = Instant::now();
         let calls = (0..issued)
             .map(|index| {
                 let mut probe = probe_client(channel.handle());
                 let request = hold_request("", HoldMode::Sleep, hold, &scope);
                 let label = format!("Hold #{index}");
-                ctx.spawn_within(
-                    label,
-                    queued_limit,
-                    async move { probe.hold(request).await },
-                )
+                let answered = Arc::clone(&answered);
+                ctx.spawn_within(label, queued_limit, async move {
+                    let outcome = probe.hold(request).await;
+                    answered.fetch_add(1, Ordering::Relaxed);
+                    outcome
+                })
             })
             .collect();
-        let (completed, _) = Tally::join(calls).await;
         let mut control = probe_client(ctx.control()?);
+        let pace = Pace {
+            issued,
+            hold,
+            deadline: started + queued_limit,
+        };
+        let completed = tokio::select! {
+            (completed, _) = Tally::join(calls) => completed,
+            slow = pace.too_slow(&mut control, &scope, &answered, ctx.rpc_limit()) => {
+                return Ok(Finding::fail(format!(
+                    "RPCs beyond the advertised limit of {limit} cannot all complete: {slow}"
+                ))
+                .figure("advertised_limit", f64::from(limit))
+                .figure("issued", issued as f64)
+                .figure("server_max_in_flight", f64::from(slow.max_in_flight)));
+            }
+        };
         let gauge = read_gauge(&mut control, &scope, ctx.rpc_limit())
             .await
             .map_err(DriverError::target)?;
@@ -97,4 +119,94 @@ impl Driver for StreamLimit {
             .figure("failed", completed.failed() as f64)
             .figure("server_max_in_flight", f64::from(gauge.max_in_flight)))
     }
+}
+
+/// The Holds of one run: how many, how long each sleeps in its handler, and
+/// when the last of them must have its answer.
+struct Pace {
+    issued: usize,
+    hold: Duration,
+    deadline: Instant,
+}
+
+/// The proof that the server runs the Holds too few at a time to answer
+/// them all before the deadline: each sleeps `hold` in its handler, so at
+/// no more than `max_in_flight` at once the `owed` still owed need at least
+/// `needed`, more than twice the `left` time.
+#[derive(Debug, Clone, Copy)]
+struct TooSlow {
+    max_in_flight: u32,
+    owed: usize,
+    hold: Duration,
+    steady: Duration,
+    needed: Duration,
+    left: Duration,
+}
+
+impl std::fmt::Display for TooSlow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the server ran at most {} of them at once (its in-flight gauge, unchanged for {} ms while answers came); each sleeps {} ms in its handler, so the {} still owed need at least {} ms at that concurrency, more than twice the {} ms left",
+            self.max_in_flight,
+            self.steady.as_millis(),
+            self.hold.as_millis(),
+            self.owed,
+            self.needed.as_millis(),
+            self.left.as_millis()
+        )
+    }
+}
+
+impl Pace {
+    /// Reads the scope's gauge as the answers come; resolves with
+    /// [`TooSlow`] once the most the server ever ran at once has held for
+    /// [`Pace::STEADY_HOLDS`] holds with answers arriving, and the Holds
+    /// still owed cannot finish at that concurrency in twice the time left.
+    /// Never for a server that runs them as they come (its maximum soon
+    /// covers all it was sent), nor when the gauge cannot be read.
+    async fn too_slow(
+        &self,
+        control: &mut ProbeServiceClient<Channel>,
+        scope: &str,
+        answered: &AtomicUsize,
+        rpc_limit: Duration,
+    ) -> TooSlow {
+        let (mut max_in_flight, mut since) = (0u32, Instant::now());
+        loop {
+            tokio::time::sleep(self.hold / 4).await;
+            let Ok(gauge) = read_gauge(control, scope, rpc_limit).await else {
+                break;
+            };
+            if gauge.max_in_flight > max_in_flight {
+                (max_in_flight, since) = (gauge.max_in_flight, Instant::now());
+                continue;
+            }
+            let done = answered.load(Ordering::Relaxed);
+            let steady = since.elapsed();
+            if max_in_flight == 0 || done == 0 || steady < self.hold * Self::STEADY_HOLDS {
+                continue;
+            }
+            let owed = self.issued.saturating_sub(done);
+            let rounds = owed.div_ceil(max_in_flight as usize);
+            let needed = self
+                .hold
+                .saturating_mul(u32::try_from(rounds).unwrap_or(u32::MAX));
+            let left = self.deadline.saturating_duration_since(Instant::now());
+            if needed > left.saturating_mul(2) {
+                return TooSlow {
+                    max_in_flight,
+                    owed,
+                    hold: self.hold,
+                    steady,
+                    needed,
+                    left,
+                };
+            }
+        }
+        std::future::pending().await
+    }
+
+    /// Holds the server's maximum in flight must stay unchanged for.
+    const STEADY_HOLDS: u32 = 2;
 }
