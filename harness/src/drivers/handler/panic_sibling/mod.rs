@@ -6,6 +6,8 @@ mod survivors;
 
 use self::survivors::Survivors;
 use super::common::{ensure_running, spawn_hold};
+use conformance::proto::probe::probe_service_client::ProbeServiceClient;
+
 use crate::drivers::prelude::*;
 
 pub struct PanicSibling;
@@ -28,6 +30,64 @@ impl Default for Params {
             sibling_hold_ms: 1_500,
             timeout_ms: 5_000,
         }
+    }
+}
+
+/// Waits for each sibling to be RUNNING. Sibling #0 waits the whole limit
+/// (or ends early on an unanswered Observe); once some siblings were seen
+/// RUNNING, a later one, sent with them, not RUNNING for stall_bound of the
+/// slowest of them (within the limit) is held back behind them. The error
+/// is the scenario's finding.
+async fn each_running(
+    control: &mut ProbeServiceClient<Channel>,
+    tags: &[String],
+    limit: Duration,
+    answered_in: Option<Duration>,
+    sent: Instant,
+) -> Result<(), DriverResult> {
+    let mut slowest = Duration::ZERO;
+    for (index, tag) in tags.iter().enumerate() {
+        if index == 0 {
+            ensure_running(control, tag, limit, "sibling #0", answered_in).await?;
+        } else {
+            let wait = stall_bound(slowest).min(limit);
+            if !wait_running(control, tag, wait).await {
+                // The earlier siblings' handlers ran; this one's did not
+                // start beside them.
+                return Err(Ok(Finding::fail(format!(
+                    "sibling #{index} was not observed RUNNING within {} ms while sibling(s) #0..#{} had been, each within {} ms of being sent ({STALL_FACTOR}x that, at least {} ms, within the {} ms limit): the server did not run its handler beside theirs (before any panic)",
+                    wait.as_millis(),
+                    index - 1,
+                    slowest.as_millis(),
+                    STALL_FLOOR.as_millis(),
+                    limit.as_millis()
+                ))));
+            }
+        }
+        slowest = slowest.max(sent.elapsed());
+    }
+    Ok(())
+}
+
+/// The finding when the siblings' gauge proved some of them held back
+/// (before any panic).
+fn held_back(admission: Admission, sibling_hold: Duration) -> Finding {
+    match admission {
+        Admission::Stuck {
+            inside,
+            wanted,
+            quiet,
+            slowest,
+        } => Finding::fail(format!(
+            "only {inside} of the {wanted} sibling handlers, each sleeping {} ms, were inside the server at once, and no more started for {} ms while they slept ({STALL_FACTOR}x its slowest admission step, {} ms, at least {} ms): the server did not run its handlers side by side (before any panic)",
+            sibling_hold.as_millis(),
+            quiet.as_millis(),
+            slowest.as_millis(),
+            STALL_FLOOR.as_millis()
+        )),
+        unanswered @ Admission::Unanswered { .. } => Finding::fail(format!(
+            "while the sibling handlers were in flight, {unanswered}: one handler stalls other RPCs"
+        )),
     }
 }
 
@@ -56,36 +116,27 @@ impl Driver for PanicSibling {
                 spawn_hold(&ctx, channel.handle(), label, sibling_hold + limit, request)
             })
             .collect();
-        // Sibling #0 waits the whole limit (or ends early on an unanswered
-        // Observe); once some siblings were seen RUNNING, a later one, sent
-        // with them, not RUNNING for stall_bound of the slowest of them
-        // (within the limit) is held back behind them.
+        // The siblings seen RUNNING one by one; meanwhile their gauge: a
+        // server that admits only some of them and no more while those
+        // sleep (see `admission_stalled`) runs them one after another.
         let sent = Instant::now();
-        let mut slowest = Duration::ZERO;
-        for (index, tag) in tags.iter().enumerate() {
-            if index == 0 {
-                let what = "sibling #0";
-                if let Err(early) =
-                    ensure_running(&mut control, tag, limit, what, answered_in).await
-                {
+        let mut gauge_probe = probe_client(ctx.control()?);
+        let admission = async {
+            match answered_in {
+                Some(answered_in) => {
+                    let wanted = u32::try_from(count).unwrap_or(u32::MAX);
+                    admission_stalled(&mut gauge_probe, &scope, wanted, answered_in, sent).await
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            seen = each_running(&mut control, &tags, limit, answered_in, sent) => {
+                if let Err(early) = seen {
                     return early;
                 }
-            } else {
-                let wait = stall_bound(slowest).min(limit);
-                if !wait_running(&mut control, tag, wait).await {
-                    // The earlier siblings' handlers ran; this one's did not
-                    // start beside them.
-                    return Ok(Finding::fail(format!(
-                        "sibling #{index} was not observed RUNNING within {} ms while sibling(s) #0..#{} had been, each within {} ms of being sent ({STALL_FACTOR}x that, at least {} ms, within the {} ms limit): the server did not run its handler beside theirs (before any panic)",
-                        wait.as_millis(),
-                        index - 1,
-                        slowest.as_millis(),
-                        STALL_FLOOR.as_millis(),
-                        limit.as_millis()
-                    )));
-                }
             }
-            slowest = slowest.max(sent.elapsed());
+            admission = admission => return Ok(held_back(admission, sibling_hold)),
         }
 
         // The panic.
