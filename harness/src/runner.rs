@@ -308,7 +308,9 @@ struct Planned<'a> {
 /// The order runs start in. One at a time: the catalog's order. Several at
 /// once: the exclusive scenarios first, each alone, then the others, up to
 /// `jobs` at a time (starting each as a slot frees), so the exclusive ones
-/// never wait for a drain in the middle of the run.
+/// never wait for a drain in the middle of the run; among the others, those
+/// with the largest budget first, so that a long one (a graceful stop, a
+/// server that queues) overlaps the short ones instead of starting last.
 fn plan<'a>(scenarios: &'a [Arc<Scenario>], repeat: u32, jobs: usize) -> Vec<Planned<'a>> {
     let mut runs: Vec<Planned<'a>> = scenarios
         .iter()
@@ -322,7 +324,14 @@ fn plan<'a>(scenarios: &'a [Arc<Scenario>], repeat: u32, jobs: usize) -> Vec<Pla
         .collect();
     if jobs > 1 {
         // A stable sort keeps the catalog order within each group.
-        runs.sort_by_key(|run| !run.scenario.exclusive);
+        runs.sort_by_key(|run| {
+            let budget = if run.scenario.exclusive {
+                0
+            } else {
+                run.scenario.budget_ms
+            };
+            (!run.scenario.exclusive, std::cmp::Reverse(budget))
+        });
     }
     runs
 }
