@@ -7,7 +7,8 @@ use super::{Params, connect};
 
 /// Starts `in_flight` RPCs on `channel`: Hold SLEEP calls, each observed
 /// RUNNING through another channel to the same server; without
-/// ProbeService, paced StreamingOutputCalls, each with its first response.
+/// ProbeService, StreamingOutputCalls answered at once and then paced, each
+/// with its first response.
 pub(super) async fn start(
     ctx: &Ctx,
     dial: &Dial,
@@ -25,7 +26,14 @@ pub(super) async fn start(
         let calls = (0..params.in_flight)
             .map(|index| {
                 let label = format!("in-flight StreamingOutputCall #{index}");
-                let request = output_request(&sizes, interval);
+                let mut request = output_request(&sizes, interval);
+                // The first response at once: each stream is then proven
+                // started without a wait, and a server that runs them one at
+                // a time starts the next after (responses - 1) intervals
+                // instead of all of them.
+                if let Some(first) = request.response_parameters.first_mut() {
+                    first.interval_us = 0;
+                }
                 let first = Some((index, first_tx.clone()));
                 spawn_output_stream(ctx, channel.handle(), label, request, limit, first)
             })
