@@ -74,3 +74,38 @@ fn a_serialising_server_is_caught_on_proof_before_the_limits() {
         );
     }
 }
+
+/// A graceful stop does not wait for a serialising server to start the
+/// in-flight RPCs one after another: those it holds back are cancelled, the
+/// stop begins with the one it runs, and the verdict (the stop itself was
+/// graceful) is unchanged.
+#[test]
+fn a_graceful_stop_cancels_the_rpcs_a_serialising_server_held_back() {
+    let out = tempfile::tempdir().expect("a temp dir");
+    let out_dir = out.path().to_str().expect("a UTF-8 path");
+    let id = "handler.graceful-shutdown";
+    let output = run(&[
+        "run",
+        "--defect",
+        "serialize-per-connection",
+        "--filter",
+        id,
+        "--out",
+        out_dir,
+    ]);
+    let report = read_report(out.path());
+    let result = &report["results"][0];
+    assert_eq!(result["id"], id, "{report:#}");
+    assert_eq!(
+        result["verdict"],
+        "pass",
+        "{result:#}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // The four Holds run one at a time on one connection: only the first
+    // starts, the other three are held back behind it.
+    assert_eq!(result["figures"]["in_flight_held_back"], 3.0, "{result:#}");
+    assert_eq!(result["figures"]["in_flight_completed"], 1.0, "{result:#}");
+    let evidence = result["evidence"].to_string();
+    assert!(evidence.contains("the server held them back"), "{evidence}");
+}

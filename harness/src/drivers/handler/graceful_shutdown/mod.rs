@@ -69,8 +69,11 @@ impl Driver for GracefulShutdown {
         let refuse_within = Duration::from_millis(params.refuse_within_ms);
         let refused = stop::refused(&ctx, &dial, stop_began, refuse_within, &mut checks).await?;
         let (mut completed, mut after_stop) = (0usize, 0usize);
-        for (index, outcome) in join_all(in_flight).await.into_iter().enumerate() {
-            match outcome {
+        let held_back = in_flight.held_back();
+        let held_back_line = in_flight.held_back_line();
+        let started = in_flight.calls.len();
+        for (index, call) in in_flight.calls {
+            match call.join().await {
                 Ok(done) => {
                     completed += 1;
                     after_stop += usize::from(done.ended > stop_began);
@@ -79,8 +82,7 @@ impl Driver for GracefulShutdown {
             }
         }
         checks.line(format!(
-            "{completed} of {} in-flight RPCs ended OK, {after_stop} of them after the stop began",
-            params.in_flight
+            "{completed} of {started} in-flight RPCs ended OK, {after_stop} of them after the stop began"
         ));
         let stop_ms = stop::ended(stopping, &mut checks).await?;
 
@@ -89,10 +91,13 @@ impl Driver for GracefulShutdown {
                 "inconclusive: every in-flight RPC ended before the stop began (raise hold_ms / interval_ms)",
             ));
         }
-        let finding = checks.finding(
+        let mut finding = checks.finding(
             "the graceful shutdown was not graceful",
             "new connections were refused, every in-flight RPC finished, the server stopped",
         );
+        if let Some(line) = held_back_line {
+            finding = finding.evidence(line);
+        }
         Ok(finding
             .evidence(format!(
                 "in-flight RPCs: {}",
@@ -103,6 +108,7 @@ impl Driver for GracefulShutdown {
                 }
             ))
             .figure("in_flight_completed", completed as f64)
+            .figure("in_flight_held_back", held_back as f64)
             .figure(
                 "refused_after_ms",
                 refused.map_or(-1.0, |after| after.as_secs_f64() * 1000.0),
