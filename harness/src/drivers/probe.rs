@@ -6,6 +6,7 @@ use std::time::Duration;
 use conformance::proto::probe::probe_service_client::ProbeServiceClient;
 use conformance::proto::probe::{HandlerState, HoldMode, ObserveRequest};
 
+use super::stall::{Arrival, Arrivals};
 use super::{brief, hold_request, probe_client, stall_bound, test_client, unary_request, within};
 use crate::client::Channel;
 
@@ -237,24 +238,21 @@ pub async fn admission_stalled(
     answered_in: Duration,
     sent: std::time::Instant,
 ) -> Admission {
-    let (mut inside, mut last, mut slowest) = (0u32, sent, answered_in);
+    let mut arrivals = Arrivals::new(sent, answered_in);
     loop {
-        let bound = stall_bound(slowest);
         let asked = std::time::Instant::now();
+        let bound = arrivals.bound();
         match read_gauge(probe, scope, bound).await {
-            Ok(gauge) if gauge.in_flight > inside => {
-                slowest = slowest.max(last.elapsed());
-                (inside, last) = (gauge.in_flight, std::time::Instant::now());
-            }
-            Ok(gauge) if gauge.in_flight < inside => break,
-            Ok(_) => {
-                let quiet = stall_bound(slowest);
-                if inside > 0 && inside < wanted && last.elapsed() >= quiet {
+            Ok(gauge) => {
+                if arrivals.observe(gauge.in_flight as usize) == Arrival::Fewer {
+                    break;
+                }
+                if let Some(stuck) = arrivals.stuck(wanted as usize) {
                     return Admission::Stuck {
-                        inside,
+                        inside: stuck.inside as u32,
                         wanted,
-                        quiet,
-                        slowest,
+                        quiet: stuck.quiet,
+                        slowest: stuck.slowest,
                     };
                 }
             }

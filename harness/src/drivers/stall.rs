@@ -166,6 +166,81 @@ impl Siblings {
     }
 }
 
+/// Arrivals at a barrier that no party can leave before all are inside,
+/// counted by polling the server's own count (a gauge, a ledger): the same
+/// proof as [`Siblings`], with the server's admissions as the answers.
+/// Once some arrived, fewer than all, and none more for [`stall_bound`] of
+/// the slowest step so far (from the sending to the first arrival, and
+/// between arrivals), the barrier is stuck.
+#[derive(Debug, Clone, Copy)]
+pub struct Arrivals {
+    inside: usize,
+    last: std::time::Instant,
+    slowest: Duration,
+}
+
+/// How a reading of the count compares with the one before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arrival {
+    More,
+    Same,
+    /// Some left (or were let go): the barrier is moving, not stuck.
+    Fewer,
+}
+
+/// The evidence that a barrier is stuck.
+#[derive(Debug, Clone, Copy)]
+pub struct Stuck {
+    pub inside: usize,
+    /// How long none arrived ([`stall_bound`] of `slowest`).
+    pub quiet: Duration,
+    pub slowest: Duration,
+}
+
+impl Arrivals {
+    /// Counting from `sent`, when the parties were sent; `slowest` is a
+    /// step the server is already known to take (e.g. its latency on the
+    /// control connection), or zero.
+    pub fn new(sent: std::time::Instant, slowest: Duration) -> Self {
+        Self {
+            inside: 0,
+            last: sent,
+            slowest,
+        }
+    }
+
+    /// How long no arrival may take now: [`stall_bound`] of the slowest
+    /// step so far.
+    pub fn bound(&self) -> Duration {
+        stall_bound(self.slowest)
+    }
+
+    /// Takes a new reading of how many are inside.
+    pub fn observe(&mut self, inside: usize) -> Arrival {
+        match inside.cmp(&self.inside) {
+            std::cmp::Ordering::Greater => {
+                self.slowest = self.slowest.max(self.last.elapsed());
+                self.inside = inside;
+                self.last = std::time::Instant::now();
+                Arrival::More
+            }
+            std::cmp::Ordering::Equal => Arrival::Same,
+            std::cmp::Ordering::Less => Arrival::Fewer,
+        }
+    }
+
+    /// The proof, once some of `wanted` are inside and none more arrived
+    /// for the bound.
+    pub fn stuck(&self, wanted: usize) -> Option<Stuck> {
+        let quiet = self.bound();
+        (self.inside > 0 && self.inside < wanted && self.last.elapsed() >= quiet).then_some(Stuck {
+            inside: self.inside,
+            quiet,
+            slowest: self.slowest,
+        })
+    }
+}
+
 /// Waits for every call, as [`Tally::join`] does, unless `stall` proves
 /// the group stalled first: then the calls still running are cancelled (the
 /// join, dropped, drops them: `Call`'s Drop) and the proof is the outcome.
@@ -225,5 +300,35 @@ mod tests {
         group.owe();
         let stalled = tokio::time::timeout(STALL_FLOOR * 2, group.stalled()).await;
         assert!(stalled.is_err(), "nobody waits: {stalled:?}");
+    }
+
+    #[test]
+    fn arrivals_that_keep_coming_or_are_all_in_are_not_stuck() {
+        let long_ago = std::time::Instant::now() - STALL_FLOOR * 3;
+        let mut arrivals = Arrivals::new(long_ago, Duration::ZERO);
+        assert_eq!(arrivals.observe(0), Arrival::Same);
+        assert!(arrivals.stuck(4).is_none(), "none arrived yet");
+        assert_eq!(arrivals.observe(4), Arrival::More);
+        assert!(arrivals.stuck(4).is_none(), "all are inside");
+        assert_eq!(arrivals.observe(2), Arrival::Fewer);
+    }
+
+    #[test]
+    fn some_inside_and_none_more_for_the_bound_is_stuck() {
+        let sent = std::time::Instant::now() - Duration::from_millis(30);
+        let mut arrivals = Arrivals::new(sent, Duration::ZERO);
+        assert_eq!(arrivals.observe(1), Arrival::More);
+        assert!(arrivals.stuck(4).is_none(), "the bound has not passed");
+        // The arrival step the server took raised the bound above the floor
+        // only if it was slower than floor / factor.
+        let mut late = Arrivals {
+            last: std::time::Instant::now() - STALL_FLOOR * 2,
+            ..arrivals
+        };
+        let stuck = late.stuck(4).expect("stuck after twice the floor");
+        assert_eq!((stuck.inside, stuck.quiet), (1, STALL_FLOOR));
+        assert!(stuck.slowest >= Duration::from_millis(30));
+        assert_eq!(late.observe(1), Arrival::Same);
+        assert!(late.stuck(1).is_none(), "one of one is all of them");
     }
 }

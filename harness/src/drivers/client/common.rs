@@ -11,6 +11,7 @@ use conformance::proto::probe::{
 
 use crate::client_target::AdapterError;
 use crate::drivers::prelude::*;
+use crate::drivers::stall::Arrivals;
 use crate::verdict::{ReasonKind, Verdict};
 
 /// Time the adapter has, beyond the RPCs' own deadline, to report.
@@ -112,7 +113,7 @@ async fn barrier_stalled(
     sent: Instant,
 ) -> BarrierStall {
     const POLL: Duration = Duration::from_millis(5);
-    let (mut entered, mut last, mut slowest) = (0usize, sent, Duration::ZERO);
+    let mut arrivals = Arrivals::new(sent, Duration::ZERO);
     loop {
         let request = SeenRequest {
             name: group.to_owned(),
@@ -121,14 +122,14 @@ async fn barrier_stalled(
         let Ok(Ok(seen)) = tokio::time::timeout(REPORT_MARGIN, observer.seen(request)).await else {
             break;
         };
-        let now_entered = seen.get_ref().calls.len();
-        if now_entered >= parties {
+        // The ledger keeps every call that entered, so its count never
+        // falls; once all parties are in, the barrier has filled.
+        let entered = seen.get_ref().calls.len();
+        if entered >= parties {
             break;
         }
-        if now_entered > entered {
-            slowest = slowest.max(last.elapsed());
-            (entered, last) = (now_entered, Instant::now());
-        } else if entered > 0 && last.elapsed() >= stall_bound(slowest) {
+        arrivals.observe(entered);
+        if let Some(stuck) = arrivals.stuck(parties) {
             let request = BreakRequest {
                 group: group.to_owned(),
             };
@@ -137,10 +138,10 @@ async fn barrier_stalled(
                 .is_ok_and(|answer| answer.is_ok())
             {
                 return BarrierStall {
-                    entered,
+                    entered: stuck.inside,
                     parties,
-                    quiet: stall_bound(slowest),
-                    slowest,
+                    quiet: stuck.quiet,
+                    slowest: stuck.slowest,
                 };
             }
             break;
