@@ -9,6 +9,7 @@
 //! can tell.
 
 pub(crate) mod client;
+pub(crate) mod frames;
 pub(crate) mod wire;
 
 use std::future::Future;

@@ -9,7 +9,7 @@
 
 use std::time::Instant;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::Bytes;
 use h2::client::SendRequest;
 use http::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, TE};
 use prost::Message;
@@ -18,10 +18,8 @@ use conformance::proto::ECHO_INITIAL;
 use conformance::proto::grpc_testing::{SimpleResponse, StreamingOutputCallResponse};
 
 use super::Call;
+use super::frames::{Compressed, Frames, prefixed};
 use crate::drivers::{brief, output_request, unary_request};
-
-/// The gRPC message prefix: a compression flag and a 4-byte length.
-pub(crate) const PREFIX: usize = 5;
 
 pub(crate) const GRPC_STATUS: &str = "grpc-status";
 
@@ -161,7 +159,7 @@ impl Wire {
 /// The response's messages, checked one by one as their bytes arrive.
 struct Messages {
     expect: Expect,
-    pending: BytesMut,
+    frames: Frames,
     seen: usize,
 }
 
@@ -169,35 +167,17 @@ impl Messages {
     fn new(expect: Expect) -> Self {
         Self {
             expect,
-            pending: BytesMut::new(),
+            frames: Frames::default(),
             seen: 0,
         }
     }
 
     fn push(&mut self, chunk: Bytes) -> Result<(), Failure> {
-        // The usual case, a chunk holding whole messages, is read in place.
-        let mut chunk = if self.pending.is_empty() {
-            chunk
-        } else {
-            self.pending.extend_from_slice(&chunk);
-            self.pending.split().freeze()
-        };
-        while chunk.len() >= PREFIX {
-            let length = u32::from_be_bytes([chunk[1], chunk[2], chunk[3], chunk[4]]) as usize;
-            if chunk.len() < PREFIX + length {
-                break;
-            }
-            if chunk[0] != 0 {
-                return Err(Failure::Rpc(
-                    "a compressed response, which the load did not ask for".to_owned(),
-                ));
-            }
-            chunk.advance(PREFIX);
-            let message = chunk.split_to(length);
+        self.frames.push(chunk);
+        while let Some(message) = self.frames.next_message().map_err(|Compressed| {
+            Failure::Rpc("a compressed response, which the load did not ask for".to_owned())
+        })? {
             self.check(message)?;
-        }
-        if !chunk.is_empty() {
-            self.pending.extend_from_slice(&chunk);
         }
         Ok(())
     }
@@ -232,10 +212,10 @@ impl Messages {
     }
 
     fn finish(self) -> Result<(), Failure> {
-        if !self.pending.is_empty() {
+        if self.frames.leftover() > 0 {
             return Err(Failure::Rpc(format!(
                 "the response ended inside a message ({} bytes left over)",
-                self.pending.len()
+                self.frames.leftover()
             )));
         }
         let wanted = match self.expect {
@@ -305,18 +285,6 @@ pub(crate) fn method_uri(target: &http::Uri, path: &str) -> Result<http::Uri, St
         .map_err(|err| format!("no URI for {path} on {target}: {err}"))
 }
 
-pub(crate) fn prefixed(message: &[u8]) -> Bytes {
-    let mut framed = BytesMut::with_capacity(PREFIX + message.len());
-    framed.extend_from_slice(&[0]);
-    framed.extend_from_slice(
-        &u32::try_from(message.len())
-            .unwrap_or(u32::MAX)
-            .to_be_bytes(),
-    );
-    framed.extend_from_slice(message);
-    framed.freeze()
-}
-
 fn stream_failure(err: &h2::Error) -> Failure {
     if err.reason() == Some(h2::Reason::REFUSED_STREAM) {
         Failure::Refused
@@ -367,6 +335,7 @@ fn check_echo(headers: &HeaderMap, tag: Option<&HeaderValue>) -> Result<(), Fail
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::BytesMut;
     use conformance::proto::grpc_testing::Payload;
 
     fn stream_of(sizes: &[usize]) -> Bytes {

@@ -7,7 +7,7 @@
 //! answers are checked all the same (HTTP status, every message decoded and
 //! its payload size checked, grpc-status OK in the trailers).
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::Bytes;
 use h2::client::SendRequest;
 use h2::{RecvStream, SendStream};
 use prost::Message;
@@ -16,7 +16,8 @@ use conformance::proto::grpc_testing::StreamingOutputCallResponse;
 
 use crate::client::{MAX_REFUSED_ATTEMPTS, refused_backoff};
 use crate::drivers::output_request;
-use crate::load::wire::{GRPC_STATUS, PREFIX, grpc_request, grpc_status, method_uri, prefixed};
+use crate::load::frames::{Frames, prefixed};
+use crate::load::wire::{GRPC_STATUS, grpc_request, grpc_status, method_uri};
 
 const FULL_DUPLEX_CALL: &str = "/grpc.testing.TestService/FullDuplexCall";
 
@@ -55,7 +56,7 @@ impl Pings {
 pub struct RawDuplex {
     requests: SendStream<Bytes>,
     replies: RecvStream,
-    pending: BytesMut,
+    frames: Frames,
 }
 
 impl RawDuplex {
@@ -108,7 +109,7 @@ impl RawDuplex {
         let mut stream = Self {
             requests,
             replies,
-            pending: BytesMut::new(),
+            frames: Frames::default(),
         };
         match stream.next_message().await? {
             Some(got) if got == size => Ok(stream),
@@ -126,7 +127,7 @@ impl RawDuplex {
         if self.next_message().await?.is_some() {
             return Err("no clean end: a reply after the client closed the stream".to_owned());
         }
-        if !self.pending.is_empty() {
+        if self.frames.leftover() > 0 {
             return Err("no clean end: the stream ended inside a message".to_owned());
         }
         match self.replies.trailers().await {
@@ -146,7 +147,11 @@ impl RawDuplex {
     /// response body.
     async fn next_message(&mut self) -> Result<Option<usize>, String> {
         loop {
-            if let Some(message) = self.whole_message()? {
+            let message = self
+                .frames
+                .next_message()
+                .map_err(|_| "a compressed reply, which the stream did not ask for".to_owned())?;
+            if let Some(message) = message {
                 let reply = StreamingOutputCallResponse::decode(message)
                     .map_err(|err| format!("an undecodable reply: {err}"))?;
                 return Ok(Some(reply.payload.map_or(0, |p| p.body.len())));
@@ -154,32 +159,12 @@ impl RawDuplex {
             match self.replies.data().await {
                 Some(Ok(chunk)) => {
                     let _ = self.replies.flow_control().release_capacity(chunk.len());
-                    self.pending.extend_from_slice(&chunk);
+                    self.frames.push(chunk);
                 }
                 Some(Err(err)) => return Err(failed(&err)),
                 None => return Ok(None),
             }
         }
-    }
-
-    fn whole_message(&mut self) -> Result<Option<Bytes>, String> {
-        if self.pending.len() < PREFIX {
-            return Ok(None);
-        }
-        let length = u32::from_be_bytes([
-            self.pending[1],
-            self.pending[2],
-            self.pending[3],
-            self.pending[4],
-        ]) as usize;
-        if self.pending.len() < PREFIX + length {
-            return Ok(None);
-        }
-        if self.pending[0] != 0 {
-            return Err("a compressed reply, which the stream did not ask for".to_owned());
-        }
-        self.pending.advance(PREFIX);
-        Ok(Some(self.pending.split_to(length).freeze()))
     }
 }
 
@@ -195,6 +180,7 @@ fn failed(err: &h2::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::load::frames::PREFIX;
 
     #[test]
     fn each_size_has_its_own_ping_and_no_other_exists() {
