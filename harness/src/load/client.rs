@@ -1,41 +1,39 @@
 //! The load's client: one HTTP/2 connection of a scenario's channel, driven
 //! by a thread of its own running a single-threaded tokio runtime (as h2load
-//! runs one connection on one thread). The connection task and every load
-//! worker share that thread, so waking a worker is a push on a local queue,
-//! never a hand-off between the two cores that the server under test needs.
+//! runs one connection on one thread). The connection and every worker of a
+//! load are one event loop on that thread: an RPC's answer and the request
+//! that follows it cost no wake-up and no hand-off between the two cores
+//! that the server under test needs.
 
 use std::time::Duration;
 
-use bytes::Bytes;
-use h2::client::SendRequest;
 use tokio::sync::{mpsc, oneshot};
 
-use super::wire::settle;
+use super::http2::{Config, Connection};
 use super::{LoadOutcome, LoadSpec, closed_loop};
 use crate::client::Connector;
 use crate::timeline::Timeline;
 
-/// How long connecting (TCP, TLS, HTTP/2 handshake, the settling call) may
-/// take.
+/// How long connecting (TCP, TLS, the HTTP/2 prefaces) may take.
 const CONNECT_LIMIT: Duration = Duration::from_secs(5);
 
-/// HTTP/2 flow-control windows the load's connection advertises: large
-/// enough that its small responses never wait for a WINDOW_UPDATE.
-const STREAM_WINDOW: u32 = 1 << 20;
-const CONNECTION_WINDOW: u32 = 16 << 20;
-
-/// The HPACK table the load's connection offers the server for the headers
-/// it sends back: room for every worker's echoed value (about 60 bytes
-/// each) beside gRPC's own headers, so that the echo comes back as an index
-/// instead of a new literal evicting another at every response.
-const HEADER_TABLE: u32 = 64 << 10;
+/// What the load's connection advertises: flow-control windows large
+/// enough that its small responses never wait for a WINDOW_UPDATE, and a
+/// header table for the headers the server sends back with room for every
+/// worker's echoed value (about 60 bytes each) beside gRPC's own headers,
+/// so that the echo comes back as an index instead of a new literal
+/// evicting another at every response.
+const CONFIG: Config = Config {
+    stream_window: 1 << 20,
+    connection_window: 16 << 20,
+    header_table: 64 << 10,
+};
 
 struct Job {
     spec: LoadSpec,
     timeline: Timeline,
     done: oneshot::Sender<LoadOutcome>,
 }
-
 /// A connected load client. Loads run one at a time, each on the same
 /// connection; dropping the client ends its thread and closes the
 /// connection.
@@ -102,15 +100,15 @@ fn serve_jobs(
     };
     runtime.block_on(async move {
         let target = connector.uri().clone();
-        let connected = tokio::time::timeout(CONNECT_LIMIT, connect(&connector, &target))
+        let connected = tokio::time::timeout(CONNECT_LIMIT, connect(&connector))
             .await
             .unwrap_or_else(|_| {
                 Err(format!(
                     "the load's connection to {target} was not ready within {CONNECT_LIMIT:?}"
                 ))
             });
-        let send = match connected {
-            Ok(send) => send,
+        let mut connection = match connected {
+            Ok(connection) => connection,
             Err(reason) => {
                 let _ = ready.send(Err(reason));
                 return;
@@ -119,35 +117,39 @@ fn serve_jobs(
         if ready.send(Ok(())).is_err() {
             return;
         }
-        while let Some(job) = queue.recv().await {
-            let outcome = closed_loop(&send, &target, &job.timeline, &job.spec).await;
+        loop {
+            // Between loads the connection is still served (PINGs answered,
+            // SETTINGS acknowledged); a failure shows in the next load.
+            let job = if connection.closed().is_some() {
+                queue.recv().await
+            } else {
+                tokio::select! {
+                    job = queue.recv() => job,
+                    _ = std::future::poll_fn(|cx| connection.poll_event(cx)) => continue,
+                }
+            };
+            let Some(job) = job else {
+                break;
+            };
+            let outcome = match connection.closed() {
+                Some(reason) => {
+                    LoadOutcome::failure(format!("the load's connection failed: {reason}"))
+                }
+                None => closed_loop(&mut connection, &target, &job.timeline, &job.spec).await,
+            };
             let _ = job.done.send(outcome);
         }
     });
 }
 
-/// One new connection of `connector`'s channel, handshaken and settled; its
-/// connection task runs on the calling runtime. Also what `scale-streams`
-/// holds its streams on.
-pub(crate) async fn connect(
-    connector: &Connector,
-    target: &http::Uri,
-) -> Result<SendRequest<Bytes>, String> {
+/// One new connection of `connector`'s channel, its prefaces exchanged.
+async fn connect(connector: &Connector) -> Result<Connection, String> {
+    let target = connector.uri();
     let io = connector
         .connect()
         .await
         .map_err(|err| format!("the load could not connect to {target}: {err}"))?;
-    let (mut send, connection) = h2::client::Builder::new()
-        .initial_window_size(STREAM_WINDOW)
-        .initial_connection_window_size(CONNECTION_WINDOW)
-        .header_table_size(HEADER_TABLE)
-        .handshake::<_, Bytes>(io)
+    Connection::handshake(io, CONFIG)
         .await
-        .map_err(|err| format!("the load's HTTP/2 handshake with {target} failed: {err}"))?;
-    // Ends with the connection; its error shows in the RPCs it fails.
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    settle(&mut send, target).await?;
-    Ok(send)
+        .map_err(|err| format!("the load's HTTP/2 handshake with {target} failed: {err}"))
 }

@@ -3,29 +3,29 @@
 //! until a count or a duration runs out. Every RPC is bounded in time,
 //! checked (status, echo, the size of every message) and recorded as a span
 //! on a [`Timeline`], so the `sustained-load` scenario and the throughput
-//! benchmarks measure the same code. The RPCs are spoken straight on h2
-//! ([`wire`]) from a thread of the load's own ([`client`]): the scenario asks
-//! whether the server keeps up, which only a client leaner than the server
-//! can tell.
+//! benchmarks measure the same code. The workers are slots of one event
+//! loop on a thread of the load's own ([`client`]), speaking the RPCs
+//! ([`wire`]) on the load's own HTTP/2 connection ([`http2`]): the scenario
+//! asks whether the server keeps up, which only a client leaner than the
+//! server can tell.
 
 pub(crate) mod client;
-pub(crate) mod frames;
+pub(crate) mod http2;
+pub(crate) mod message;
 pub(crate) mod wire;
 
-use std::future::Future;
-use std::pin::Pin;
+use std::collections::VecDeque;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use h2::client::SendRequest;
-use http::HeaderValue;
-use tokio::time::Sleep;
 
 use crate::client::{MAX_REFUSED_ATTEMPTS, refused_backoff};
 use crate::drivers::Stalled;
 use crate::timeline::{Label, MAX_SPANS, Span, Timeline};
-use wire::{Failure, Wire};
+use http2::frame::code;
+use http2::{Connection, Event};
+use wire::{Answer, Failure, Progress, RequestHead, Wire};
 
 pub use client::LoadClient;
 pub use conformance::proto::ECHO_INITIAL;
@@ -147,11 +147,11 @@ struct Tally {
     latencies_us: Vec<u32>,
 }
 
-/// Runs the load on the connection behind `send` (each worker on its own
-/// handle), recording RPCs on `timeline` (a span each while there is room, a
-/// count after that). Runs on the load's own thread ([`LoadClient`]).
+/// Runs the load on `connection` (its workers are slots of one event loop
+/// on the load's own thread: [`LoadClient`]), recording RPCs on `timeline`
+/// (a span each while there is room, a count after that).
 async fn closed_loop(
-    send: &SendRequest<Bytes>,
+    connection: &mut Connection,
     target: &http::Uri,
     timeline: &Timeline,
     spec: &LoadSpec,
@@ -169,31 +169,68 @@ async fn closed_loop(
     // ask for far more than it will issue).
     let share = usize::try_from(spec.max_rpcs.div_ceil(workers as u64)).unwrap_or(usize::MAX);
     let expected = share.min(PREALLOCATED_RPCS);
-    let mut tasks = Vec::with_capacity(workers);
-    for index in 0..workers {
-        let worker = Worker {
-            tag: spec
-                .check_echo
-                .then(|| HeaderValue::from_str(&format!("w{index}")))
-                .and_then(Result::ok),
-            tally: Tally {
-                latencies_us: Vec::with_capacity(expected),
-                ..Tally::default()
-            },
-            spans: WorkerSpans::new(timeline.clone(), span_room, expected),
-            tickets: Tickets::share(index, workers, spec.max_rpcs),
-            stop_at,
-            spec: spec.clone(),
-        };
-        tasks.push(tokio::spawn(work(worker, send.clone(), wire.clone())));
+    let mut load = Load {
+        slots: (0..workers)
+            .map(|index| {
+                let tag = spec.check_echo.then(|| Bytes::from(format!("w{index}")));
+                Slot {
+                    head: wire.head(tag.as_ref()),
+                    worker: Worker {
+                        tag,
+                        tally: Tally {
+                            latencies_us: Vec::with_capacity(expected),
+                            ..Tally::default()
+                        },
+                        spans: WorkerSpans::new(timeline.clone(), span_room, expected),
+                        tickets: Tickets::share(index, workers, spec.max_rpcs),
+                        stop_at,
+                    },
+                    rpc: None,
+                }
+            })
+            .collect(),
+        ready: (0..workers).collect(),
+        backoff: Vec::new(),
+        live: workers,
+        label: wire.label(),
+        rpc_timeout: spec.rpc_timeout,
+        stop_at,
+        wire,
+        deadline: Deadline::default(),
+    };
+    // Slots kept waiting by the server's stream limit end with the load's
+    // time, whatever the server does.
+    load.deadline.at_most(stop_at);
+    let timer = tokio::time::sleep(spec.rpc_timeout);
+    tokio::pin!(timer);
+    while load.live > 0 {
+        load.start(connection);
+        if load.live == 0 {
+            break;
+        }
+        if let Some(at) = load.deadline.take_new() {
+            timer.as_mut().reset(tokio::time::Instant::from_std(at));
+        }
+        let armed = load.deadline.is_armed();
+        let wake = std::future::poll_fn(|cx| {
+            if let Poll::Ready(event) = connection.poll_event(cx) {
+                return Poll::Ready(Some(event));
+            }
+            if armed && timer.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(None);
+            }
+            Poll::Pending
+        })
+        .await;
+        match wake {
+            Some(Ok(event)) => load.on_event(connection, event),
+            Some(Err(reason)) => load.connection_failed(&reason),
+            None => load.on_timer(connection),
+        }
     }
     let mut outcome = LoadOutcome::default();
-    for task in tasks {
-        let tally = task.await.unwrap_or_else(|join| Tally {
-            failed: 1,
-            first_failure: Some(format!("a load worker failed: {join}")),
-            ..Tally::default()
-        });
+    for slot in load.slots {
+        let tally = slot.worker.tally;
         outcome.succeeded += tally.succeeded;
         outcome.failed += tally.failed;
         outcome.refused += tally.refused;
@@ -205,6 +242,267 @@ async fn closed_loop(
     outcome.elapsed = started.elapsed();
     outcome.latencies_us.sort_unstable();
     outcome
+}
+
+/// The state of one load: its workers' slots and what they wait for.
+struct Load {
+    slots: Vec<Slot>,
+    /// Slots whose next RPC (or the retry of a refused one) may go out,
+    /// in order.
+    ready: VecDeque<usize>,
+    /// Slots whose refused RPC goes out again at the given time.
+    backoff: Vec<(Instant, usize)>,
+    /// Slots whose worker has not finished.
+    live: usize,
+    label: &'static str,
+    rpc_timeout: Duration,
+    stop_at: Instant,
+    wire: Wire,
+    deadline: Deadline,
+}
+
+/// One worker: its tally, spans and tickets, its request head, and its RPC
+/// in flight (or waiting to be sent again).
+struct Slot {
+    worker: Worker,
+    head: RequestHead,
+    rpc: Option<Rpc>,
+}
+
+impl Slot {
+    /// Ends `rpc` with `outcome`: its span, its tally and its refusals.
+    fn end(&mut self, label: &'static str, rpc: Rpc, outcome: Result<(), String>) {
+        self.worker.tally.refused += u64::from(rpc.refused);
+        self.worker
+            .finish(label, rpc.ticket, rpc.sent, rpc.first, outcome);
+    }
+}
+
+struct Rpc {
+    ticket: u64,
+    /// When it was first sent: its bound runs from there, through retries.
+    sent: Instant,
+    /// When its first whole message arrived.
+    first: Option<Instant>,
+    refused: u32,
+    /// Its stream, while one is open.
+    stream: Option<u32>,
+    answer: Answer,
+}
+
+impl Rpc {
+    fn new(ticket: u64, sent: Instant, answer: Answer) -> Self {
+        Self {
+            ticket,
+            sent,
+            first: None,
+            refused: 0,
+            stream: None,
+            answer,
+        }
+    }
+}
+
+/// When the load must next look at the clock: the bound of the oldest RPC
+/// in flight, or a retry's time. It moves only when it passes (then every
+/// RPC is looked at) or when a retry is due earlier, so an RPC costs no
+/// timer update of its own.
+#[derive(Default)]
+struct Deadline {
+    at: Option<Instant>,
+    changed: bool,
+}
+
+impl Deadline {
+    /// At `at`, unless something earlier is set.
+    fn at_most(&mut self, at: Instant) {
+        if self.at.is_none_or(|current| at < current) {
+            self.at = Some(at);
+            self.changed = true;
+        }
+    }
+
+    fn clear(&mut self) {
+        self.at = None;
+    }
+
+    /// The time to set the timer to, if it changed.
+    fn take_new(&mut self) -> Option<Instant> {
+        std::mem::take(&mut self.changed)
+            .then_some(self.at)
+            .flatten()
+    }
+
+    fn is_armed(&self) -> bool {
+        self.at.is_some()
+    }
+}
+
+impl Load {
+    /// Sends what may go out: the ready slots' next RPCs (or retries), as
+    /// far as the server's stream limit allows. A slot whose worker is done
+    /// leaves; on a connection that will open no more streams, the RPC a
+    /// slot was about to send fails with the reason, and the slot leaves.
+    fn start(&mut self, connection: &mut Connection) {
+        while let Some(&index) = self.ready.front() {
+            if let Some(reason) = connection.closed() {
+                let reason = format!("the load's connection failed: {reason}");
+                self.ready.pop_front();
+                let slot = &mut self.slots[index];
+                let rpc = slot.rpc.take().or_else(|| {
+                    let (sent, ticket) = slot.worker.begin()?;
+                    Some(Rpc::new(ticket, sent, self.wire.answer(None)))
+                });
+                if let Some(rpc) = rpc {
+                    slot.end(self.label, rpc, Err(reason));
+                }
+                self.live -= 1;
+                continue;
+            }
+            if !connection.can_open() {
+                break;
+            }
+            self.ready.pop_front();
+            let slot = &mut self.slots[index];
+            if slot.rpc.is_none() {
+                let Some((sent, ticket)) = slot.worker.begin() else {
+                    self.live -= 1;
+                    continue;
+                };
+                slot.rpc = Some(Rpc::new(
+                    ticket,
+                    sent,
+                    self.wire.answer(slot.worker.tag.clone()),
+                ));
+                self.deadline.at_most(sent + self.rpc_timeout);
+            }
+            let block = slot.head.block(connection.encoder());
+            let stream = connection.open(index, block, self.wire.message());
+            if let Some(rpc) = &mut slot.rpc {
+                rpc.stream = Some(stream);
+            }
+        }
+    }
+
+    fn on_event(&mut self, connection: &mut Connection, event: Event) {
+        let (index, progress) = match event {
+            Event::Headers { token, fields, end } => match self.rpc(token) {
+                Some(rpc) => (token, rpc.answer.headers(&fields, end)),
+                None => return,
+            },
+            Event::Data { token, data, end } => match self.rpc(token) {
+                Some(rpc) => {
+                    let progress = rpc.answer.data(data, end);
+                    if rpc.first.is_none() && rpc.answer.has_message() {
+                        rpc.first = Some(Instant::now());
+                    }
+                    (token, progress)
+                }
+                None => return,
+            },
+            Event::Reset { token, code } => (token, Progress::Done(Err(Answer::reset(code)))),
+        };
+        let Progress::Done(outcome) = progress else {
+            return;
+        };
+        let Some(mut rpc) = self.slots.get_mut(index).and_then(|slot| slot.rpc.take()) else {
+            return;
+        };
+        if let Some(stream) = rpc.stream.take() {
+            // A no-op for a stream that ended; one answered wrongly midway
+            // is cancelled.
+            connection.reset(stream, code::CANCEL);
+        }
+        let outcome = match outcome {
+            Err(Failure::Refused) if rpc.refused + 1 < MAX_REFUSED_ATTEMPTS => {
+                rpc.refused += 1;
+                let at = Instant::now() + refused_backoff(rpc.refused);
+                self.slots[index].rpc = Some(rpc);
+                self.backoff.push((at, index));
+                self.deadline.at_most(at);
+                return;
+            }
+            Err(Failure::Refused) => Err(format!(
+                "the server refused the stream {MAX_REFUSED_ATTEMPTS} times"
+            )),
+            Err(Failure::Rpc(reason)) => Err(reason),
+            Ok(()) => Ok(()),
+        };
+        self.slots[index].end(self.label, rpc, outcome);
+        self.ready.push_back(index);
+    }
+
+    fn rpc(&mut self, index: usize) -> Option<&mut Rpc> {
+        self.slots.get_mut(index)?.rpc.as_mut()
+    }
+
+    /// The connection failed: every RPC in flight or waiting fails with the
+    /// reason, and no slot goes on (the next [`Load::start`] lets the ready
+    /// ones go).
+    fn connection_failed(&mut self, reason: &str) {
+        let reason = format!("the load's connection failed: {reason}");
+        self.backoff.clear();
+        for slot in &mut self.slots {
+            if let Some(rpc) = slot.rpc.take() {
+                slot.end(self.label, rpc, Err(reason.clone()));
+                self.live -= 1;
+            }
+        }
+    }
+
+    /// The clock passed the deadline: RPCs past their bound fail (their
+    /// streams cancelled), retries that are due become ready.
+    fn on_timer(&mut self, connection: &mut Connection) {
+        let now = Instant::now();
+        self.deadline.clear();
+        let limit = self.rpc_timeout;
+        let stalled = Stalled {
+            what: self.label.to_owned(),
+            after: limit,
+        }
+        .to_string();
+        for (index, slot) in self.slots.iter_mut().enumerate() {
+            let Some(rpc) = &slot.rpc else {
+                continue;
+            };
+            if now < rpc.sent + limit {
+                self.deadline.at_most(rpc.sent + limit);
+                continue;
+            }
+            let Some(mut rpc) = slot.rpc.take() else {
+                continue;
+            };
+            if let Some(stream) = rpc.stream.take() {
+                connection.reset(stream, code::CANCEL);
+            }
+            slot.end(self.label, rpc, Err(stalled.clone()));
+            self.backoff.retain(|&(_, waiting)| waiting != index);
+            self.ready.push_back(index);
+        }
+        let mut due = Vec::new();
+        self.backoff.retain(|&(at, index)| {
+            if at <= now {
+                due.push(index);
+                false
+            } else {
+                true
+            }
+        });
+        self.ready.extend(due);
+        for &(at, _) in &self.backoff {
+            self.deadline.at_most(at);
+        }
+        if now < self.stop_at {
+            self.deadline.at_most(self.stop_at);
+        } else if !connection.can_open() {
+            // The load's time is up: slots still waiting for a stream to
+            // open, with no RPC begun, are done.
+            let slots = &self.slots;
+            let before = self.ready.len();
+            self.ready.retain(|&index| slots[index].rpc.is_some());
+            self.live -= before - self.ready.len();
+        }
+    }
 }
 
 impl Tally {
@@ -225,8 +523,8 @@ impl Tally {
     }
 }
 
-/// One worker of a load. Workers share nothing but the connection while they
-/// run: their tallies and spans are merged once, at the end.
+/// One worker of a load: its tally and spans are its own until the load
+/// ends, then merged once.
 struct Worker {
     /// The echo value of every RPC of this worker, when the load checks
     /// echoes: a worker has one RPC in flight at a time, so no two RPCs in
@@ -237,12 +535,11 @@ struct Worker {
     /// every request and every response) and the load measured the echo
     /// more than the server. Short (`w17`), so that 64 workers' values fit
     /// the server's default 4 KiB table beside gRPC's own headers.
-    tag: Option<HeaderValue>,
+    tag: Option<Bytes>,
     tally: Tally,
     spans: WorkerSpans,
     tickets: Tickets,
     stop_at: Instant,
-    spec: LoadSpec,
 }
 
 impl Worker {
@@ -255,25 +552,20 @@ impl Worker {
         Some((sent, ticket))
     }
 
-    /// Ends an RPC: one clock reading for its end, its span (`first` gives
-    /// its first message's time from the end's) and its tally.
+    /// Ends an RPC: one clock reading for its end, its span (with its first
+    /// message's time) and its tally.
     fn finish(
         &mut self,
         label: &'static str,
         ticket: u64,
         sent: Instant,
-        first: impl FnOnce(Instant) -> Option<Instant>,
+        first: Option<Instant>,
         outcome: Result<(), String>,
     ) {
         let ended = Instant::now();
         let ok = outcome.is_ok();
-        self.spans.record(
-            Label::Numbered(label, ticket),
-            sent,
-            first(ended),
-            ended,
-            ok,
-        );
+        self.spans
+            .record(Label::Numbered(label, ticket), sent, first, ended, ok);
         self.tally.record(label, ticket, ended - sent, outcome);
     }
 }
@@ -360,98 +652,6 @@ impl Drop for WorkerSpans {
     }
 }
 
-/// One worker's loop: an RPC at a time until its tickets or the load's time
-/// run out, or its connection is gone.
-async fn work(mut worker: Worker, mut send: SendRequest<Bytes>, wire: Wire) -> Tally {
-    let label = wire.label();
-    let rpc_timeout = worker.spec.rpc_timeout;
-    let timer = tokio::time::sleep(rpc_timeout);
-    tokio::pin!(timer);
-    let tag = worker.tag.clone();
-    while let Some((sent, ticket)) = worker.begin() {
-        let mut first = None;
-        let mut refused = 0;
-        let outcome = {
-            // Pinned here and lent to `bounded`, so the call's state is
-            // stored once in the worker rather than copied into the bound's
-            // own state; the block ends its borrows.
-            let call = std::pin::pin!(async {
-                loop {
-                    match wire.call(&mut send, tag.as_ref(), &mut first).await {
-                        Err(Failure::Refused) if refused + 1 < MAX_REFUSED_ATTEMPTS => {
-                            refused += 1;
-                            tokio::time::sleep(refused_backoff(refused)).await;
-                        }
-                        outcome => return outcome,
-                    }
-                }
-            });
-            match bounded(timer.as_mut(), sent, rpc_timeout, label, call).await {
-                Ok(outcome) => outcome,
-                Err(stalled) => Err(Failure::Rpc(stalled.to_string())),
-            }
-        };
-        worker.tally.refused += u64::from(refused);
-        let gone = matches!(outcome, Err(Failure::Connection(_)));
-        let outcome = outcome.map_err(|failure| match failure {
-            Failure::Refused => {
-                format!("the server refused the stream {MAX_REFUSED_ATTEMPTS} times")
-            }
-            Failure::Connection(reason) | Failure::Rpc(reason) => reason,
-        });
-        worker.finish(label, ticket, sent, |_| first, outcome);
-        if gone {
-            break;
-        }
-    }
-    worker.tally
-}
-
-/// Runs `call` for at most `limit`, as [`crate::drivers::within`] does, but
-/// on the worker's own timer: resetting a registered timer to a later
-/// deadline only moves a number, where a new timeout per RPC registers and
-/// removes an entry in the runtime's timer wheel (under its lock) every time.
-///
-/// The timer is polled once per call, which hands it this task's waker; on
-/// later wake-ups only its state is read. The waker it keeps stays valid:
-/// the call is awaited by the task that started it (a load worker's own),
-/// and a tokio task's waker is the same for its whole life. Polling the
-/// timer at every wake-up (every message of a streaming call) cost a
-/// coop-budget check and a waker comparison each time.
-async fn bounded<T>(
-    mut timer: Pin<&mut Sleep>,
-    started: Instant,
-    limit: Duration,
-    what: &str,
-    mut call: Pin<&mut impl Future<Output = T>>,
-) -> Result<T, Stalled> {
-    timer
-        .as_mut()
-        .reset(tokio::time::Instant::from_std(started) + limit);
-    let mut armed = false;
-    let stalled = || Stalled {
-        what: what.to_owned(),
-        after: limit,
-    };
-    std::future::poll_fn(|cx| {
-        if let Poll::Ready(result) = call.as_mut().poll(cx) {
-            return Poll::Ready(Ok(result));
-        }
-        let elapsed = if armed {
-            timer.is_elapsed()
-        } else {
-            armed = true;
-            timer.as_mut().poll(cx).is_ready()
-        };
-        if elapsed {
-            Poll::Ready(Err(stalled()))
-        } else {
-            Poll::Pending
-        }
-    })
-    .await
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -518,53 +718,5 @@ mod tests {
                 .iter()
                 .all(|s| s.first_message_us.is_some() && s.end_us.is_some())
         );
-    }
-
-    #[tokio::test]
-    async fn one_timer_bounds_each_call_afresh() {
-        let limit = Duration::from_millis(60);
-        let timer = tokio::time::sleep(limit);
-        tokio::pin!(timer);
-        // Each call gets the whole limit, however long the timer has lived.
-        for _ in 0..3 {
-            let call = std::pin::pin!(async {
-                tokio::time::sleep(Duration::from_millis(40)).await;
-                7
-            });
-            let quick = bounded(timer.as_mut(), Instant::now(), limit, "quick", call).await;
-            assert_eq!(quick.ok(), Some(7));
-        }
-        // A call woken again and again (as a stream by its messages), that
-        // never ends: the timer, polled once, still cuts it off.
-        let busy = std::pin::pin!(async {
-            loop {
-                tokio::time::sleep(Duration::from_millis(3)).await;
-            }
-        });
-        assert_cut_off(timer.as_mut(), limit, "busy", busy).await;
-        // A call never woken at all: the timer wakes the task.
-        let never = std::pin::pin!(std::future::pending::<()>());
-        assert_cut_off(timer.as_mut(), limit, "stalled", never).await;
-    }
-
-    /// `call`, which never ends, is cut off by `bounded` after its `limit`
-    /// (and well before ten times it), as a stall named `what`.
-    async fn assert_cut_off<T: std::fmt::Debug>(
-        timer: Pin<&mut Sleep>,
-        limit: Duration,
-        what: &str,
-        call: Pin<&mut impl Future<Output = T>>,
-    ) {
-        let started = Instant::now();
-        let cut = tokio::time::timeout(
-            limit * 20,
-            bounded(timer, Instant::now(), limit, what, call),
-        )
-        .await
-        .unwrap_or_else(|_| panic!("bounded must end the {what} call"));
-        let waited = started.elapsed();
-        let stalled = cut.expect_err("a call that never ends is cut off");
-        assert_eq!(stalled.what, what);
-        assert!(waited >= limit && waited < limit * 10, "{waited:?}");
     }
 }

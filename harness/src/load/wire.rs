@@ -1,24 +1,24 @@
-//! One RPC of the load, spoken straight on an HTTP/2 stream: the request's
-//! message is encoded once per load and shared by every RPC, the headers
-//! are a fixed set plus the RPC's own echo tag, and the response is checked
-//! as it arrives (status, echo, each message's size, the trailers' status).
-//! A generated tonic client would decode into owned messages, box every
-//! body and future and pass each call through a tower stack; none of that
-//! is needed to check a load's answers, and on two cores every cycle the
-//! client spends is one the server under test does not get.
-
-use std::time::Instant;
+//! One RPC of the load in HTTP/2 terms: the request's header fields and
+//! message, prepared once per load (a worker's header block is encoded once
+//! and sent again while the encoder's table stays as it is), and the answer
+//! checked as its frames arrive: HTTP status, the echo, each message decoded
+//! and its size checked, grpc-status in the trailers. A generated tonic
+//! client would decode into owned messages, box every body and future and
+//! pass each call through a tower stack; none of that is needed to check a
+//! load's answers, and on two cores every cycle the client spends is one the
+//! server under test does not get.
 
 use bytes::Bytes;
-use h2::client::SendRequest;
-use http::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, TE};
+use http::header::{HeaderMap, HeaderName, HeaderValue};
 use prost::Message;
 
 use conformance::proto::ECHO_INITIAL;
 use conformance::proto::grpc_testing::{SimpleResponse, StreamingOutputCallResponse};
 
 use super::Call;
-use super::frames::{Compressed, Frames, prefixed};
+use super::http2::frame::{code, code_name};
+use super::http2::hpack::{Encoder, Field};
+use super::message::{Compressed, MessageReader, prefixed};
 use crate::drivers::{brief, output_request, unary_request};
 
 pub(crate) const GRPC_STATUS: &str = "grpc-status";
@@ -27,10 +27,9 @@ pub(crate) const GRPC_STATUS: &str = "grpc-status";
 #[derive(Debug)]
 pub(super) enum Failure {
     /// The server refused the stream before processing it (RST_STREAM
-    /// REFUSED_STREAM): nothing happened, the RPC may be sent again.
+    /// REFUSED_STREAM, or a GOAWAY that left it out): nothing happened,
+    /// the RPC may be sent again.
     Refused,
-    /// The connection is gone: no later RPC can succeed on it.
-    Connection(String),
     /// The RPC failed or answered wrongly.
     Rpc(String),
 }
@@ -38,11 +37,11 @@ pub(super) enum Failure {
 /// What every RPC of one load sends and expects.
 #[derive(Debug, Clone)]
 pub(super) struct Wire {
-    uri: http::Uri,
+    /// The request's header fields but the echo.
+    fields: Vec<Field>,
     /// The request message with its prefix, shared by every RPC.
     message: Bytes,
     expect: Expect,
-    echo: HeaderName,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -73,12 +72,25 @@ impl Wire {
                 Expect::Stream { messages, size },
             ),
         };
-        let uri = method_uri(target, path)?;
+        let scheme = target.scheme_str().unwrap_or("http").to_owned();
+        let authority = target
+            .authority()
+            .ok_or_else(|| format!("the target {target} names no host"))?
+            .to_string();
+        let field = |name: &'static str, value: String| {
+            (Bytes::from_static(name.as_bytes()), Bytes::from(value))
+        };
         Ok(Self {
-            uri,
+            fields: vec![
+                field(":method", "POST".to_owned()),
+                field(":scheme", scheme),
+                field(":path", path.to_owned()),
+                field(":authority", authority),
+                field("content-type", "application/grpc".to_owned()),
+                field("te", "trailers".to_owned()),
+            ],
             message: prefixed(&body),
             expect,
-            echo: HeaderName::from_static(ECHO_INITIAL),
         })
     }
 
@@ -90,96 +102,160 @@ impl Wire {
         }
     }
 
-    /// The request headers of one RPC: the method, gRPC's two headers and,
-    /// when the load checks echoes, the RPC's own tag.
-    fn request(&self, tag: Option<&HeaderValue>) -> http::Request<()> {
-        let mut request = grpc_request(&self.uri);
-        if let Some(tag) = tag {
-            request.headers_mut().insert(self.echo.clone(), tag.clone());
-        }
-        request
+    pub(super) fn message(&self) -> Bytes {
+        self.message.clone()
     }
 
-    /// Makes one RPC on `send`'s connection and checks its answer; `first`
-    /// is set when its first whole message has arrived.
-    pub(super) async fn call(
-        &self,
-        send: &mut SendRequest<Bytes>,
-        tag: Option<&HeaderValue>,
-        first: &mut Option<Instant>,
-    ) -> Result<(), Failure> {
-        let request = self.request(tag);
-        std::future::poll_fn(|cx| send.poll_ready(cx))
-            .await
-            .map_err(|err| connection_failure(&err))?;
-        let (response, mut body) = send
-            .send_request(request, false)
-            .map_err(|err| stream_failure(&err))?;
-        body.send_data(self.message.clone(), true)
-            .map_err(|err| stream_failure(&err))?;
-        let response = response.await.map_err(|err| stream_failure(&err))?;
-        let (head, mut body) = response.into_parts();
-        if head.status != http::StatusCode::OK {
-            return Err(Failure::Rpc(format!("HTTP status {}", head.status)));
+    /// The request head of a worker whose RPCs carry `tag` as their echo.
+    pub(super) fn head(&self, tag: Option<&Bytes>) -> RequestHead {
+        let mut fields = self.fields.clone();
+        if let Some(tag) = tag {
+            fields.push((Bytes::from_static(ECHO_INITIAL.as_bytes()), tag.clone()));
         }
-        // A trailers-only response: the status came with the headers.
-        if head.headers.contains_key(GRPC_STATUS) {
-            return match status_of(&head.headers) {
+        RequestHead {
+            fields,
+            block: Vec::new(),
+            valid_in: None,
+        }
+    }
+
+    /// The checker of one RPC's answer.
+    pub(super) fn answer(&self, tag: Option<Bytes>) -> Answer {
+        Answer {
+            expect: self.expect,
+            tag,
+            messages: MessageReader::default(),
+            seen: 0,
+            head_seen: false,
+            echoed: Ok(()),
+        }
+    }
+}
+
+/// A worker's request headers and their encoded block.
+#[derive(Debug)]
+pub(super) struct RequestHead {
+    fields: Vec<Field>,
+    block: Vec<u8>,
+    /// The encoder generation the block stays valid in: one that added
+    /// nothing to the table (a block that adds entries must not be sent
+    /// twice).
+    valid_in: Option<u64>,
+}
+
+impl RequestHead {
+    /// The header block for the next request.
+    pub(super) fn block(&mut self, encoder: &mut Encoder) -> &[u8] {
+        let generation = encoder.generation();
+        if self.valid_in != Some(generation) {
+            self.block.clear();
+            encoder.encode(&self.fields, &mut self.block);
+            self.valid_in = (encoder.generation() == generation).then_some(generation);
+        }
+        &self.block
+    }
+}
+
+/// Where an RPC's answer stands.
+#[derive(Debug)]
+pub(super) enum Progress {
+    Open,
+    Done(Result<(), Failure>),
+}
+
+/// One RPC's answer, checked frame by frame.
+#[derive(Debug)]
+pub(super) struct Answer {
+    expect: Expect,
+    tag: Option<Bytes>,
+    messages: MessageReader,
+    seen: usize,
+    head_seen: bool,
+    /// The echo check, reported after the status so that a failed RPC's
+    /// status is what it is named by.
+    echoed: Result<(), String>,
+}
+
+impl Answer {
+    /// Whether a whole message arrived.
+    pub(super) fn has_message(&self) -> bool {
+        self.seen > 0
+    }
+
+    /// A header block: the response's head, or its trailers (`end`).
+    pub(super) fn headers(&mut self, fields: &[Field], end: bool) -> Progress {
+        if self.head_seen {
+            if !end {
+                return failed("a second header block that did not end the response".to_owned());
+            }
+            return Progress::Done(self.trailers(fields));
+        }
+        match find(fields, ":status") {
+            Some(status) if &status[..] == b"200" => {}
+            // Informational (1xx): the real head follows.
+            Some(status) if status.first() == Some(&b'1') && !end => return Progress::Open,
+            Some(status) => {
+                return failed(format!("HTTP status {}", String::from_utf8_lossy(status)));
+            }
+            None => return failed("a response without :status".to_owned()),
+        }
+        self.head_seen = true;
+        if end {
+            // Trailers-only: the status came with the head.
+            return Progress::Done(match grpc_status_of(fields) {
                 Ok(()) => Err(Failure::Rpc(
                     "the response ended with its headers, before any message".to_owned(),
                 )),
                 Err(failure) => Err(failure),
-            };
+            });
         }
-        let echoed = check_echo(&head.headers, tag);
-        let mut reader = Messages::new(self.expect);
-        while let Some(chunk) = body.data().await {
-            let chunk = chunk.map_err(|err| stream_failure(&err))?;
-            // Credit the bytes back at once: the load reads everything.
-            let _ = body.flow_control().release_capacity(chunk.len());
-            reader.push(chunk)?;
-            if first.is_none() && reader.seen > 0 {
-                *first = Some(Instant::now());
-            }
-        }
-        let trailers = body.trailers().await.map_err(|err| stream_failure(&err))?;
-        match &trailers {
-            Some(trailers) => status_of(trailers)?,
-            None => {
-                return Err(Failure::Rpc(
-                    "the response ended without trailers".to_owned(),
-                ));
-            }
-        }
-        echoed?;
-        reader.finish()
-    }
-}
-
-/// The response's messages, checked one by one as their bytes arrive.
-struct Messages {
-    expect: Expect,
-    frames: Frames,
-    seen: usize,
-}
-
-impl Messages {
-    fn new(expect: Expect) -> Self {
-        Self {
-            expect,
-            frames: Frames::default(),
-            seen: 0,
-        }
+        self.echoed = self.check_echo(fields);
+        Progress::Open
     }
 
-    fn push(&mut self, chunk: Bytes) -> Result<(), Failure> {
-        self.frames.push(chunk);
-        while let Some(message) = self.frames.next_message().map_err(|Compressed| {
-            Failure::Rpc("a compressed response, which the load did not ask for".to_owned())
-        })? {
-            self.check(message)?;
+    fn trailers(&mut self, fields: &[Field]) -> Result<(), Failure> {
+        grpc_status_of(fields)?;
+        std::mem::replace(&mut self.echoed, Ok(())).map_err(Failure::Rpc)?;
+        self.finish()
+    }
+
+    /// Data of the response body.
+    pub(super) fn data(&mut self, data: Bytes, end: bool) -> Progress {
+        if !self.head_seen {
+            return failed("data before the response's headers".to_owned());
         }
-        Ok(())
+        self.messages.push(data);
+        loop {
+            match self.messages.next_message() {
+                Ok(Some(message)) => {
+                    if let Err(failure) = self.check(message) {
+                        return Progress::Done(Err(failure));
+                    }
+                }
+                Ok(None) => break,
+                Err(Compressed) => {
+                    return failed(
+                        "a compressed response, which the load did not ask for".to_owned(),
+                    );
+                }
+            }
+        }
+        if end {
+            return failed("the response ended without trailers".to_owned());
+        }
+        Progress::Open
+    }
+
+    /// The stream was reset with `code`.
+    pub(super) fn reset(code: u32) -> Failure {
+        if code == code::REFUSED_STREAM {
+            Failure::Refused
+        } else {
+            Failure::Rpc(format!(
+                "the stream failed: the server reset it ({})",
+                code_name(code)
+            ))
+        }
     }
 
     fn check(&mut self, message: Bytes) -> Result<(), Failure> {
@@ -211,11 +287,11 @@ impl Messages {
         }
     }
 
-    fn finish(self) -> Result<(), Failure> {
-        if self.frames.leftover() > 0 {
+    fn finish(&self) -> Result<(), Failure> {
+        if self.messages.leftover() > 0 {
             return Err(Failure::Rpc(format!(
                 "the response ended inside a message ({} bytes left over)",
-                self.frames.leftover()
+                self.messages.leftover()
             )));
         }
         let wanted = match self.expect {
@@ -231,76 +307,50 @@ impl Messages {
             )))
         }
     }
-}
 
-/// The EmptyCall a new connection makes before the load starts: once its
-/// response headers are in, the server's SETTINGS (its stream limit) are
-/// known, so the load's first burst is queued within that limit rather than
-/// refused.
-pub(super) async fn settle(
-    send: &mut SendRequest<Bytes>,
-    target: &http::Uri,
-) -> Result<(), String> {
-    let uri = method_uri(target, conformance::proto::EMPTY_CALL_PATH)?;
-    let request = conformance::proto::grpc_post(uri.to_string())
-        .body(())
-        .map_err(|err| format!("the settling EmptyCall could not be built: {err}"))?;
-    std::future::poll_fn(|cx| send.poll_ready(cx))
-        .await
-        .map_err(|err| format!("the connection failed before the load started: {err}"))?;
-    let (response, mut body) = send
-        .send_request(request, false)
-        .map_err(|err| format!("the settling EmptyCall could not start: {err}"))?;
-    body.send_data(
-        Bytes::from_static(&conformance::proto::EMPTY_MESSAGE_FRAME),
-        true,
-    )
-    .map_err(|err| format!("the settling EmptyCall could not be sent: {err}"))?;
-    // Its answer does not matter (a server without EmptyCall answers
-    // UNIMPLEMENTED): its headers carry the news that SETTINGS came first.
-    response
-        .await
-        .map(drop)
-        .map_err(|err| format!("the settling EmptyCall failed: {err}"))
-}
-
-/// The head of a gRPC call to `uri`: POST with gRPC's two headers.
-pub(crate) fn grpc_request(uri: &http::Uri) -> http::Request<()> {
-    let mut request = http::Request::new(());
-    *request.method_mut() = http::Method::POST;
-    *request.uri_mut() = uri.clone();
-    let headers = request.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
-    headers.insert(TE, HeaderValue::from_static("trailers"));
-    request
-}
-
-pub(crate) fn method_uri(target: &http::Uri, path: &str) -> Result<http::Uri, String> {
-    let scheme = target.scheme_str().unwrap_or("http");
-    let authority = target
-        .authority()
-        .ok_or_else(|| format!("the target {target} names no host"))?;
-    format!("{scheme}://{authority}{path}")
-        .parse()
-        .map_err(|err| format!("no URI for {path} on {target}: {err}"))
-}
-
-fn stream_failure(err: &h2::Error) -> Failure {
-    if err.reason() == Some(h2::Reason::REFUSED_STREAM) {
-        Failure::Refused
-    } else if err.is_go_away() || err.is_io() {
-        connection_failure(err)
-    } else {
-        Failure::Rpc(format!("the stream failed: {err}"))
+    fn check_echo(&self, fields: &[Field]) -> Result<(), String> {
+        let Some(tag) = &self.tag else {
+            return Ok(());
+        };
+        match find(fields, ECHO_INITIAL) {
+            Some(echoed) if echoed == tag => Ok(()),
+            Some(echoed) => Err(format!(
+                "the response echoed {:?}, another RPC's metadata, instead of its own {:?}",
+                String::from_utf8_lossy(echoed),
+                String::from_utf8_lossy(tag)
+            )),
+            None => Err(format!("the response did not echo {ECHO_INITIAL}")),
+        }
     }
 }
 
-fn connection_failure(err: &h2::Error) -> Failure {
-    Failure::Connection(format!("the load's connection failed: {err}"))
+fn failed(reason: String) -> Progress {
+    Progress::Done(Err(Failure::Rpc(reason)))
 }
 
-fn status_of(headers: &HeaderMap) -> Result<(), Failure> {
-    grpc_status(headers).map_err(Failure::Rpc)
+fn find<'a>(fields: &'a [Field], name: &str) -> Option<&'a Bytes> {
+    fields
+        .iter()
+        .find(|(field, _)| &field[..] == name.as_bytes())
+        .map(|(_, value)| value)
+}
+
+/// OK when the fields carry `grpc-status: 0`; otherwise the status and its
+/// message in words, read as tonic reads them (only then is a header map
+/// built).
+fn grpc_status_of(fields: &[Field]) -> Result<(), Failure> {
+    if find(fields, GRPC_STATUS).is_some_and(|code| &code[..] == b"0") {
+        return Ok(());
+    }
+    let mut headers = HeaderMap::new();
+    for (name, value) in fields {
+        if let (Ok(name), Ok(value)) =
+            (HeaderName::from_bytes(name), HeaderValue::from_bytes(value))
+        {
+            headers.append(name, value);
+        }
+    }
+    grpc_status(&headers).map_err(Failure::Rpc)
 }
 
 /// OK when `headers` carry `grpc-status: 0`; the status and its message in
@@ -314,21 +364,6 @@ pub(crate) fn grpc_status(headers: &HeaderMap) -> Result<(), String> {
             |status| brief(&status),
         )),
         None => Err("the response ended without a grpc-status".to_owned()),
-    }
-}
-
-fn check_echo(headers: &HeaderMap, tag: Option<&HeaderValue>) -> Result<(), Failure> {
-    let Some(tag) = tag else {
-        return Ok(());
-    };
-    match headers.get(ECHO_INITIAL) {
-        Some(echoed) if echoed == tag => Ok(()),
-        Some(echoed) => Err(Failure::Rpc(format!(
-            "the response echoed {echoed:?}, another RPC's metadata, instead of its own {tag:?}"
-        ))),
-        None => Err(Failure::Rpc(format!(
-            "the response did not echo {ECHO_INITIAL}"
-        ))),
     }
 }
 
@@ -352,45 +387,131 @@ mod tests {
         all.freeze()
     }
 
+    fn field(name: &str, value: &str) -> Field {
+        (Bytes::from(name.to_owned()), Bytes::from(value.to_owned()))
+    }
+
+    fn streaming(messages: usize) -> Wire {
+        let target: http::Uri = "http://127.0.0.1:1".parse().expect("a URI");
+        Wire::new(&target, Call::ServerStream { messages, size: 32 }).expect("a wire")
+    }
+
+    fn head(answer: &mut Answer) {
+        let head = [field(":status", "200"), field(ECHO_INITIAL, "w0")];
+        assert!(matches!(answer.headers(&head, false), Progress::Open));
+    }
+
+    fn done(progress: Progress) -> Result<(), String> {
+        match progress {
+            Progress::Done(Ok(())) => Ok(()),
+            Progress::Done(Err(Failure::Rpc(reason))) => Err(reason),
+            other => panic!("a finished answer expected: {other:?}"),
+        }
+    }
+
     #[test]
-    fn messages_split_across_chunks_are_read_whole() {
+    fn messages_split_across_frames_are_read_whole() {
         let all = stream_of(&[32, 32, 32]);
         // Every split point, including inside a prefix.
         for cut in 0..=all.len() {
-            let mut reader = Messages::new(Expect::Stream {
-                messages: 3,
-                size: 32,
-            });
-            reader.push(all.slice(..cut)).expect("first part");
-            reader.push(all.slice(cut..)).expect("second part");
-            reader.finish().expect("three messages of 32 bytes");
+            let mut answer = streaming(3).answer(Some(Bytes::from_static(b"w0")));
+            head(&mut answer);
+            assert!(matches!(
+                answer.data(all.slice(..cut), false),
+                Progress::Open
+            ));
+            assert!(matches!(
+                answer.data(all.slice(cut..), false),
+                Progress::Open
+            ));
+            let trailers = [field(GRPC_STATUS, "0")];
+            assert_eq!(
+                done(answer.headers(&trailers, true)),
+                Ok(()),
+                "cut at {cut}"
+            );
         }
     }
 
     #[test]
     fn wrong_answers_are_named() {
-        let expect = Expect::Stream {
-            messages: 3,
-            size: 32,
-        };
-        let mut short = Messages::new(expect);
-        short.push(stream_of(&[32, 32])).expect("two messages");
-        let Err(Failure::Rpc(reason)) = short.finish() else {
-            panic!("two messages of three must fail")
-        };
-        assert_eq!(reason, "2 messages instead of 3");
-
-        let mut wrong = Messages::new(expect);
-        let Err(Failure::Rpc(reason)) = wrong.push(stream_of(&[32, 31])) else {
-            panic!("a 31-byte message must fail")
-        };
-        assert_eq!(reason, "message 2 carried 31 bytes instead of 32");
-
-        let mut cut = Messages::new(expect);
-        let all = stream_of(&[32]);
-        cut.push(all.slice(..all.len() - 1)).expect("a part");
-        assert!(
-            matches!(cut.finish(), Err(Failure::Rpc(reason)) if reason.contains("inside a message"))
+        let ok = [field(GRPC_STATUS, "0")];
+        let mut short = streaming(3).answer(None);
+        head(&mut short);
+        assert!(matches!(
+            short.data(stream_of(&[32, 32]), false),
+            Progress::Open
+        ));
+        assert_eq!(
+            done(short.headers(&ok, true)),
+            Err("2 messages instead of 3".to_owned())
         );
+
+        let mut wrong = streaming(3).answer(None);
+        head(&mut wrong);
+        assert_eq!(
+            done(wrong.data(stream_of(&[32, 31]), false)),
+            Err("message 2 carried 31 bytes instead of 32".to_owned())
+        );
+
+        let mut cut = streaming(1).answer(None);
+        head(&mut cut);
+        let all = stream_of(&[32]);
+        assert!(matches!(
+            cut.data(all.slice(..all.len() - 1), false),
+            Progress::Open
+        ));
+        assert!(
+            done(cut.headers(&ok, true)).is_err_and(|reason| reason.contains("inside a message"))
+        );
+
+        let mut leaked = streaming(1).answer(Some(Bytes::from_static(b"w1")));
+        head(&mut leaked);
+        assert!(matches!(
+            leaked.data(stream_of(&[32]), false),
+            Progress::Open
+        ));
+        assert_eq!(
+            done(leaked.headers(&ok, true)),
+            Err(
+                r#"the response echoed "w0", another RPC's metadata, instead of its own "w1""#
+                    .to_owned()
+            )
+        );
+
+        let mut failing = streaming(1).answer(None);
+        head(&mut failing);
+        let status = [
+            field(GRPC_STATUS, "14"),
+            field("grpc-message", "going%20away"),
+        ];
+        assert!(
+            done(failing.headers(&status, true)).is_err_and(|reason| reason.contains("going away"))
+        );
+
+        let mut not_found = streaming(1).answer(None);
+        assert_eq!(
+            done(not_found.headers(&[field(":status", "404")], false)),
+            Err("HTTP status 404".to_owned())
+        );
+        assert!(matches!(
+            Answer::reset(code::REFUSED_STREAM),
+            Failure::Refused
+        ));
+    }
+
+    #[test]
+    fn a_head_is_encoded_once_while_the_table_stays_the_same() {
+        let wire = streaming(1);
+        let mut encoder = Encoder::default();
+        let mut head = wire.head(Some(&Bytes::from_static(b"w3")));
+        let first = head.block(&mut encoder).to_vec();
+        assert!(
+            head.valid_in.is_none(),
+            "the first block added to the table"
+        );
+        let second = head.block(&mut encoder).to_vec();
+        assert!(second.len() < first.len() && head.valid_in.is_some());
+        assert_eq!(head.block(&mut encoder), &second[..]);
     }
 }

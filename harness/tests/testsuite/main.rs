@@ -8,6 +8,7 @@ mod explore;
 mod fail_fast;
 mod health;
 mod interrupt;
+mod load_path;
 mod not_grpc;
 mod outputs;
 mod refused_streams;

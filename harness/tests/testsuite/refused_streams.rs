@@ -5,6 +5,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use super::support::{grpc_answer, h2_server};
+
 use bytes::Bytes;
 use conformance::proto::grpc_testing::Empty;
 use harness::client::{ChannelOptions, Dial};
@@ -14,41 +16,17 @@ use harness::drivers::test_client;
 /// and answers every later one as TestService.EmptyCall does. Returns its
 /// address and the number of streams it saw.
 async fn refusing_server(refuse: usize, reason: h2::Reason) -> (String, Arc<AtomicUsize>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a loopback port");
-    let address = listener.local_addr().expect("its address");
-    let seen = Arc::new(AtomicUsize::new(0));
-    let counter = Arc::clone(&seen);
-    tokio::spawn(async move {
-        let Ok((tcp, _)) = listener.accept().await else {
-            return;
-        };
-        let Ok(mut connection) = h2::server::handshake(tcp).await else {
-            return;
-        };
-        while let Some(Ok((_request, mut respond))) = connection.accept().await {
-            if counter.fetch_add(1, Ordering::SeqCst) < refuse {
-                respond.send_reset(reason);
-                continue;
-            }
-            let response = http::Response::builder()
-                .header("content-type", "application/grpc")
-                .body(())
-                .expect("a response head");
-            let Ok(mut body) = respond.send_response(response, false) else {
-                continue;
-            };
-            let _ = body.send_data(
+    h2_server(move |index, mut respond, _| {
+        if index < refuse {
+            respond.send_reset(reason);
+        } else {
+            grpc_answer(
+                &mut respond,
                 Bytes::from_static(&conformance::proto::EMPTY_MESSAGE_FRAME),
-                false,
             );
-            let mut trailers = http::HeaderMap::new();
-            trailers.insert("grpc-status", http::HeaderValue::from_static("0"));
-            let _ = body.send_trailers(trailers);
         }
-    });
-    (format!("http://{address}"), seen)
+    })
+    .await
 }
 
 /// One EmptyCall through a harness channel to a server that resets its

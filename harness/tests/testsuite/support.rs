@@ -65,3 +65,72 @@ pub fn wait_for_results(dir: &Path, count: usize) {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
+
+/// An HTTP/2 server (h2's) on a loopback port that takes one connection
+/// and hands every stream it accepts, numbered from 0, to `stream` with the
+/// connection (to shut it down, say). Returns its address and how many
+/// streams it saw.
+pub async fn h2_server<F>(stream: F) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>)
+where
+    F: FnMut(
+            usize,
+            h2::server::SendResponse<bytes::Bytes>,
+            &mut h2::server::Connection<tokio::net::TcpStream, bytes::Bytes>,
+        ) + Send
+        + 'static,
+{
+    h2_server_with(h2::server::Builder::new(), stream).await
+}
+
+/// [`h2_server`] with the server's settings in `builder`.
+pub async fn h2_server_with<F>(
+    builder: h2::server::Builder,
+    mut stream: F,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>)
+where
+    F: FnMut(
+            usize,
+            h2::server::SendResponse<bytes::Bytes>,
+            &mut h2::server::Connection<tokio::net::TcpStream, bytes::Bytes>,
+        ) + Send
+        + 'static,
+{
+    use std::sync::atomic::Ordering;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a loopback port");
+    let address = listener.local_addr().expect("its address");
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = std::sync::Arc::clone(&seen);
+    tokio::spawn(async move {
+        let Ok((tcp, _)) = listener.accept().await else {
+            return;
+        };
+        let Ok(mut connection) = builder.handshake(tcp).await else {
+            return;
+        };
+        while let Some(Ok((_request, respond))) = connection.accept().await {
+            stream(
+                counter.fetch_add(1, Ordering::SeqCst),
+                respond,
+                &mut connection,
+            );
+        }
+    });
+    (format!("http://{address}"), seen)
+}
+
+/// Answers a gRPC call with one message (`frame`, prefixed) and status OK.
+pub fn grpc_answer(respond: &mut h2::server::SendResponse<bytes::Bytes>, frame: bytes::Bytes) {
+    let response = http::Response::builder()
+        .header("content-type", "application/grpc")
+        .body(())
+        .expect("a response head");
+    let Ok(mut body) = respond.send_response(response, false) else {
+        return;
+    };
+    let _ = body.send_data(frame, false);
+    let mut trailers = http::HeaderMap::new();
+    trailers.insert("grpc-status", http::HeaderValue::from_static("0"));
+    let _ = body.send_trailers(trailers);
+}

@@ -76,7 +76,7 @@ impl Driver for ScaleStreams {
         let mut connections = Vec::with_capacity(channel_count);
         for channel in &channels {
             let connector = channel.connector();
-            let connected = crate::load::client::connect(&connector, connector.uri())
+            let connected = wire::connect(&connector)
                 .await
                 .map_err(DriverError::target)?;
             connections.push(connected);

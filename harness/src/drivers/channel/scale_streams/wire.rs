@@ -1,23 +1,26 @@
 //! One FullDuplexCall of `scale-streams`, spoken straight on an HTTP/2
-//! stream of the channel's connection, as the load path speaks its RPCs
-//! (`load::wire`): ten thousand of these are open at once, and through
+//! stream of the channel's connection (h2's client, on a connection of
+//! its own per channel): ten thousand of these are open at once, and through
 //! tonic each would also hold a boxed call future, a request-body pipe
 //! task, an encoder and a decoder for as long as it stays open. Here a
 //! stream is its h2 handles and the bytes of a message not yet whole; its
 //! answers are checked all the same (HTTP status, every message decoded and
 //! its payload size checked, grpc-status OK in the trailers).
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use h2::client::SendRequest;
 use h2::{RecvStream, SendStream};
+use http::header::{CONTENT_TYPE, HeaderValue, TE};
 use prost::Message;
 
 use conformance::proto::grpc_testing::StreamingOutputCallResponse;
 
-use crate::client::{MAX_REFUSED_ATTEMPTS, refused_backoff};
+use crate::client::{Connector, MAX_REFUSED_ATTEMPTS, refused_backoff};
 use crate::drivers::output_request;
-use crate::load::frames::{Frames, prefixed};
-use crate::load::wire::{GRPC_STATUS, grpc_request, grpc_status, method_uri};
+use crate::load::message::{MessageReader, prefixed};
+use crate::load::wire::{GRPC_STATUS, grpc_status};
 
 const FULL_DUPLEX_CALL: &str = "/grpc.testing.TestService/FullDuplexCall";
 
@@ -56,7 +59,7 @@ impl Pings {
 pub struct RawDuplex {
     requests: SendStream<Bytes>,
     replies: RecvStream,
-    frames: Frames,
+    frames: MessageReader,
 }
 
 impl RawDuplex {
@@ -109,7 +112,7 @@ impl RawDuplex {
         let mut stream = Self {
             requests,
             replies,
-            frames: Frames::default(),
+            frames: MessageReader::default(),
         };
         match stream.next_message().await? {
             Some(got) if got == size => Ok(stream),
@@ -168,6 +171,92 @@ impl RawDuplex {
     }
 }
 
+/// HTTP/2 flow-control windows of a channel's connection: large enough
+/// that a pong never waits for a WINDOW_UPDATE.
+const STREAM_WINDOW: u32 = 1 << 20;
+const CONNECTION_WINDOW: u32 = 16 << 20;
+
+/// How long connecting (TCP, TLS, HTTP/2 handshake, the settling call) may
+/// take.
+const CONNECT_LIMIT: Duration = Duration::from_secs(5);
+
+/// One new connection of `connector`'s channel, handshaken and settled; its
+/// connection task runs on the calling runtime.
+pub async fn connect(connector: &Connector) -> Result<SendRequest<Bytes>, String> {
+    let target = connector.uri();
+    let connecting = async {
+        let io = connector
+            .connect()
+            .await
+            .map_err(|err| format!("could not connect to {target}: {err}"))?;
+        let (mut send, connection) = h2::client::Builder::new()
+            .initial_window_size(STREAM_WINDOW)
+            .initial_connection_window_size(CONNECTION_WINDOW)
+            .handshake::<_, Bytes>(io)
+            .await
+            .map_err(|err| format!("the HTTP/2 handshake with {target} failed: {err}"))?;
+        // Ends with the connection; its error shows in the streams it fails.
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        settle(&mut send, target).await?;
+        Ok(send)
+    };
+    tokio::time::timeout(CONNECT_LIMIT, connecting)
+        .await
+        .unwrap_or_else(|_| {
+            Err(format!(
+                "the connection to {target} was not ready within {CONNECT_LIMIT:?}"
+            ))
+        })
+}
+
+/// The EmptyCall a new connection makes before its streams: once its
+/// response headers are in, the server's SETTINGS (its stream limit) are
+/// known, so the first burst of streams is queued within that limit rather
+/// than refused.
+async fn settle(send: &mut SendRequest<Bytes>, target: &http::Uri) -> Result<(), String> {
+    let uri = method_uri(target, conformance::proto::EMPTY_CALL_PATH)?;
+    std::future::poll_fn(|cx| send.poll_ready(cx))
+        .await
+        .map_err(|err| format!("the connection failed before its streams opened: {err}"))?;
+    let (response, mut body) = send
+        .send_request(grpc_request(&uri), false)
+        .map_err(|err| format!("the settling EmptyCall could not start: {err}"))?;
+    body.send_data(
+        Bytes::from_static(&conformance::proto::EMPTY_MESSAGE_FRAME),
+        true,
+    )
+    .map_err(|err| format!("the settling EmptyCall could not be sent: {err}"))?;
+    // Its answer does not matter (a server without EmptyCall answers
+    // UNIMPLEMENTED): its headers carry the news that SETTINGS came first.
+    response
+        .await
+        .map(drop)
+        .map_err(|err| format!("the settling EmptyCall failed: {err}"))
+}
+
+/// The head of a gRPC call to `uri`: POST with gRPC's two headers.
+fn grpc_request(uri: &http::Uri) -> http::Request<()> {
+    let mut request = http::Request::new(());
+    *request.method_mut() = http::Method::POST;
+    *request.uri_mut() = uri.clone();
+    let headers = request.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+    headers.insert(TE, HeaderValue::from_static("trailers"));
+    request
+}
+
+fn method_uri(target: &http::Uri, path: &str) -> Result<http::Uri, String> {
+    let scheme = target.scheme_str().unwrap_or("http");
+    let authority = target
+        .authority()
+        .ok_or_else(|| format!("the target {target} names no host"))?;
+    format!("{scheme}://{authority}{path}")
+        .parse()
+        .map_err(|err| format!("no URI for {path} on {target}: {err}"))
+}
+
 /// An h2 error with who produced it: the connection, or the stream.
 fn failed(err: &h2::Error) -> String {
     if err.is_go_away() || err.is_io() {
@@ -180,7 +269,7 @@ fn failed(err: &h2::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::load::frames::PREFIX;
+    use crate::load::message::PREFIX;
 
     #[test]
     fn each_size_has_its_own_ping_and_no_other_exists() {

@@ -14,13 +14,13 @@ pub(crate) struct Compressed;
 
 /// The bytes of a body not yet cut into whole messages.
 #[derive(Debug, Default)]
-pub(crate) struct Frames {
+pub(crate) struct MessageReader {
     /// The usual case, a chunk holding whole messages, is read in place;
     /// only a message split across chunks is copied together.
     unread: Bytes,
 }
 
-impl Frames {
+impl MessageReader {
     /// The next chunk of the body.
     pub(crate) fn push(&mut self, chunk: Bytes) {
         if self.unread.is_empty() {
@@ -85,31 +85,31 @@ mod tests {
             body.extend_from_slice(&prefixed(message));
         }
         for cut in 0..=body.len() {
-            let mut frames = Frames::default();
+            let mut reader = MessageReader::default();
             let mut got = Vec::new();
             for chunk in [&body[..cut], &body[cut..]] {
-                frames.push(Bytes::copy_from_slice(chunk));
-                while let Some(message) = frames.next_message().expect("uncompressed") {
+                reader.push(Bytes::copy_from_slice(chunk));
+                while let Some(message) = reader.next_message().expect("uncompressed") {
                     got.push(message);
                 }
             }
             assert_eq!(got, [&b"one"[..], b"", b"three"], "cut at {cut}");
-            assert_eq!(frames.leftover(), 0, "cut at {cut}");
+            assert_eq!(reader.leftover(), 0, "cut at {cut}");
         }
     }
 
     #[test]
     fn a_message_begun_but_not_whole_is_left_over_and_compression_is_refused() {
-        let mut frames = Frames::default();
+        let mut reader = MessageReader::default();
         let whole = prefixed(b"abcdef");
-        frames.push(whole.slice(..7));
-        assert_eq!(frames.next_message(), Ok(None));
-        assert_eq!(frames.leftover(), 7);
+        reader.push(whole.slice(..7));
+        assert_eq!(reader.next_message(), Ok(None));
+        assert_eq!(reader.leftover(), 7);
 
         let mut compressed = prefixed(b"x").to_vec();
         compressed[0] = 1;
-        let mut frames = Frames::default();
-        frames.push(Bytes::from(compressed));
-        assert_eq!(frames.next_message(), Err(Compressed));
+        let mut reader = MessageReader::default();
+        reader.push(Bytes::from(compressed));
+        assert_eq!(reader.next_message(), Err(Compressed));
     }
 }
