@@ -5,6 +5,7 @@
 //! run keeps each result without its timeline, so its memory does not grow
 //! with its timelines however many runs it makes.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -336,6 +337,41 @@ fn plan<'a>(scenarios: &'a [Arc<Scenario>], repeat: u32, jobs: usize) -> Vec<Pla
     runs
 }
 
+/// Takes the next run that may start now, given the runs in flight: the
+/// first of the queue, except that a run of a scenario that keeps its runs
+/// apart (`one_run_at_a_time`) whose copy is running is passed over for
+/// the next one. An exclusive run waits for the others to drain, and
+/// nothing starts beside it.
+fn next_run<'a, 'p>(
+    queue: &mut VecDeque<&'p Planned<'a>>,
+    running: &[&Planned<'a>],
+    in_flight: usize,
+    jobs: usize,
+) -> Option<&'p Planned<'a>> {
+    let first = queue.front()?;
+    if first.scenario.exclusive {
+        return if in_flight == 0 {
+            queue.pop_front()
+        } else {
+            None
+        };
+    }
+    if in_flight >= jobs || running.iter().any(|run| run.scenario.exclusive) {
+        return None;
+    }
+    // Never past an exclusive run: it keeps its place.
+    let startable = queue
+        .iter()
+        .take_while(|next| !next.scenario.exclusive)
+        .position(|next| {
+            !(next.scenario.one_run_at_a_time
+                && running
+                    .iter()
+                    .any(|run| run.scenario.id == next.scenario.id))
+        })?;
+    queue.remove(startable)
+}
+
 /// What a run leaves: its report, and where its results were written.
 #[derive(Debug)]
 pub struct Recorded {
@@ -391,7 +427,7 @@ pub async fn run(
     let jobs = config.jobs.max(1);
     let runs = plan(scenarios, config.repeat, jobs);
     let total = runs.len();
-    let mut queue = runs.iter().peekable();
+    let mut queue: VecDeque<&Planned> = runs.iter().collect();
     let mut in_flight = FuturesUnordered::new();
     // What is running now: for the rule that an exclusive run has no
     // company, and for an interruption's note.
@@ -400,17 +436,9 @@ pub async fn run(
     let mut orders: Vec<usize> = Vec::new();
     let (mut begun, mut done) = (0, 0);
     loop {
-        while let Some(next) = queue.peek() {
-            let free = if next.scenario.exclusive {
-                in_flight.is_empty()
-            } else {
-                in_flight.len() < jobs && !running.iter().any(|run| run.scenario.exclusive)
-            };
-            if !free {
-                break;
-            }
-            let Some(run) = queue.next() else { break };
+        while let Some(run) = next_run(&mut queue, &running, in_flight.len(), jobs) {
             begun += 1;
+            tracing::debug!("started {}{}", run.scenario.id, run_suffix(run.attempt));
             observer.started(run.scenario, run.attempt, begun, total);
             running.push(run);
             in_flight.push(async move {
@@ -439,6 +467,12 @@ pub async fn run(
             }
         };
         running.retain(|other| other.order != run.order);
+        tracing::debug!(
+            "finished {}{} in {} ms",
+            run.scenario.id,
+            run_suffix(run.attempt),
+            elapsed.as_millis()
+        );
         let mut result = result_of(
             run.scenario,
             run.attempt,
@@ -537,6 +571,22 @@ mod tests {
         in_flight: AtomicUsize,
         most: AtomicUsize,
         exclusive_had_company: Mutex<Vec<String>>,
+        /// Per scenario: its copies in flight now, and the most at once.
+        copies: Mutex<std::collections::HashMap<String, (usize, usize)>>,
+    }
+
+    impl Watch {
+        fn copies(&self, id: &str, change: isize) {
+            let mut copies = self.copies.lock().unwrap_or_else(|e| e.into_inner());
+            let (now, most) = copies.entry(id.to_owned()).or_default();
+            *now = now.saturating_add_signed(change);
+            *most = (*most).max(*now);
+        }
+
+        fn most_copies(&self, id: &str) -> usize {
+            let copies = self.copies.lock().unwrap_or_else(|e| e.into_inner());
+            copies.get(id).map_or(0, |&(_, most)| most)
+        }
     }
 
     /// A scenario whose driver holds for `hold` while counting itself in
@@ -556,6 +606,7 @@ mod tests {
                     .push(name.clone());
                 let now = watch.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
                 watch.most.fetch_max(now, Ordering::SeqCst);
+                watch.copies(&name, 1);
                 let check_alone = |watch: &Watch| {
                     if exclusive && watch.in_flight.load(Ordering::SeqCst) > 1 {
                         watch
@@ -568,6 +619,7 @@ mod tests {
                 check_alone(&watch);
                 tokio::time::sleep(hold).await;
                 check_alone(&watch);
+                watch.copies(&name, -1);
                 watch.in_flight.fetch_sub(1, Ordering::SeqCst);
                 DriverResult::Ok(Finding::pass())
             }) as futures::future::BoxFuture<'static, DriverResult>
@@ -583,6 +635,7 @@ mod tests {
             defects: Vec::new(),
             notes: None,
             exclusive,
+            one_run_at_a_time: false,
             path: std::path::PathBuf::from(format!("{id}.toml")),
             params: toml::Table::new(),
             run,
@@ -678,5 +731,20 @@ mod tests {
         assert_eq!(got, order);
         let started = watch.started.lock().unwrap_or_else(|e| e.into_inner());
         assert_eq!(*started, order, "one at a time keeps the catalog's order");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_scenario_that_keeps_its_runs_apart_still_runs_beside_others() {
+        let watch = Arc::new(Watch::default());
+        let hold = Duration::from_millis(100);
+        let mut apart = (*fake("channel.apart", false, hold, &watch)).clone();
+        apart.one_run_at_a_time = true;
+        let scenarios = vec![Arc::new(apart), fake("channel.shared", false, hold, &watch)];
+        let report = run_all(&scenarios, 4, 4).await;
+        assert_eq!(report.summary.pass, 8, "{:?}", ids(&report));
+        assert_eq!(watch.most_copies("channel.apart"), 1);
+        // The other scenario's copies fill the slots beside it.
+        assert!(watch.most_copies("channel.shared") >= 2);
+        assert!(watch.most.load(Ordering::SeqCst) >= 3);
     }
 }

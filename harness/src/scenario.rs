@@ -154,6 +154,9 @@ pub(crate) struct ScenarioFile<P> {
     /// [`Scenario::exclusive`]).
     #[serde(default)]
     exclusive: bool,
+    /// Never run two copies at once (see [`Scenario::one_run_at_a_time`]).
+    #[serde(default)]
+    one_run_at_a_time: bool,
     #[serde(default)]
     pub(crate) params: P,
 }
@@ -182,6 +185,12 @@ pub struct Scenario {
     /// connections and its own unique names ([`crate::drivers::Ctx::unique`]),
     /// so the runner may run it beside others.
     pub exclusive: bool,
+    /// The scenario's runs (with `--repeat`) never overlap one another,
+    /// though other scenarios may run beside it: for a scenario that holds
+    /// much memory for a moment (a server's whole stream limit, hundreds of
+    /// calls), of which up to `--jobs` copies at once would set a repeat
+    /// run's peak, yet which is too short to be worth running alone.
+    pub one_run_at_a_time: bool,
     pub path: PathBuf,
     /// The driver's parameters as written (for reports and `explain`).
     pub params: toml::Table,
@@ -320,6 +329,7 @@ pub fn load_file(path: &Path, text: &str) -> Result<Scenario, LoadError> {
         defects: file.defects.into_iter().map(Spanned::into_inner).collect(),
         notes: file.notes,
         exclusive: file.exclusive,
+        one_run_at_a_time: file.one_run_at_a_time,
         path: path.to_owned(),
         params: file.params,
         run,

@@ -85,7 +85,8 @@ pub struct RunArgs {
     pub repeat: u32,
     /// Scenarios in flight at once. Scenarios marked `exclusive` (those that
     /// load the whole server or machine, block its threads, or may take it
-    /// down) always run alone. Default: 8 against the embedded reference
+    /// down) always run alone; those marked `one_run_at_a_time` never run
+    /// beside a copy of themselves (--repeat). Default: 8 against the embedded reference
     /// server; 1 against any other target, because a server's handler
     /// capacity (a thread pool, one event loop) is part of what the suite
     /// measures, and scenarios sharing it would change each other's verdicts.

@@ -129,6 +129,10 @@ pub fn explain(args: &ExplainArgs) -> u8 {
         println!(
             "Runs alone: no other scenario is in flight against the target while it runs, whatever --jobs says\n"
         );
+    } else if scenario.one_run_at_a_time {
+        println!(
+            "Runs beside others under --jobs, but never beside a copy of itself (--repeat): it holds much memory for a moment\n"
+        );
     } else {
         println!(
             "Runs beside others under --jobs: its evidence is kept to its own connections and names\n"
