@@ -155,6 +155,10 @@ impl std::fmt::Debug for Connection {
 /// Bytes kept free in the read buffer for the next read.
 const READ_ROOM: usize = 32 * 1024;
 
+/// The largest header block this side assembles from CONTINUATION frames:
+/// a gRPC response's headers are a few hundred bytes.
+const MAX_HEADER_BLOCK: usize = 256 * 1024;
+
 impl Connection {
     /// Sends the preface and this side's SETTINGS on `io`, and waits for
     /// the server's SETTINGS (its limits hold before the first request).
@@ -552,6 +556,11 @@ impl Connection {
             return Err("a CONTINUATION frame outside a header block (PROTOCOL_ERROR)".to_owned());
         };
         partial.block.extend_from_slice(&payload);
+        if partial.block.len() > MAX_HEADER_BLOCK {
+            return Err(format!(
+                "the server sent a header block of more than {MAX_HEADER_BLOCK} bytes"
+            ));
+        }
         if !head.has(flag::END_HEADERS) {
             return Ok(Parsed::Nothing);
         }

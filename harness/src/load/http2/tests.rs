@@ -364,3 +364,20 @@ async fn a_peer_that_is_not_an_http2_server_or_hangs_up_fails_the_connection() {
     assert_eq!(first, again);
     assert!(!connection.can_open());
 }
+
+#[tokio::test]
+async fn a_header_block_that_never_ends_fails_the_connection() {
+    let (mut connection, mut server) = Server::connect(&[]).await;
+    let id = open(&mut connection, 0, b"x");
+    let chunk = vec![0u8; frame::DEFAULT_MAX_FRAME];
+    let mut out = BytesMut::new();
+    frame::put_head(&mut out, chunk.len(), kind::HEADERS, 0, id);
+    out.put_slice(&chunk);
+    for _ in 0..(super::MAX_HEADER_BLOCK / chunk.len()) {
+        frame::put_head(&mut out, chunk.len(), kind::CONTINUATION, 0, id);
+        out.put_slice(&chunk);
+    }
+    server.send(&out).await;
+    let reason = next(&mut connection).await.expect_err("an endless block");
+    assert!(reason.contains("header block of more than"), "{reason}");
+}
