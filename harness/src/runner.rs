@@ -124,8 +124,12 @@ pub async fn run_scenario(
     let driver = (scenario.run)(ctx.clone());
     let task = tokio::spawn(AssertUnwindSafe(driver).catch_unwind());
     // Whatever ends this run (its budget, or the run being interrupted and
-    // this future dropped) ends the driver too: nothing it started outlives it.
-    let _abort = AbortOnDrop(task.abort_handle());
+    // this future dropped) ends the driver and closes its connections too:
+    // nothing it started outlives it, on this side or on the server.
+    let run_end = EndOfRun {
+        driver: task.abort_handle(),
+        ctx: ctx.clone(),
+    };
     let mut finding = match tokio::time::timeout(budget, task).await {
         Ok(Ok(Ok(Ok(finding)))) => finding,
         Ok(Ok(Ok(Err(driver_error)))) => driver_error.into(),
@@ -152,6 +156,7 @@ pub async fn run_scenario(
             ),
         ),
     };
+    drop(run_end);
     let (notes, refused) = ctx.adaptations();
     finding.evidence.extend(notes);
     if refused > 0 {
@@ -206,11 +211,17 @@ pub async fn run_scenario(
 }
 
 /// Aborts a spawned task when dropped (a no-op once the task has ended).
-struct AbortOnDrop(tokio::task::AbortHandle);
+/// Ends a run when dropped: aborts its driver task and closes the
+/// connections of its channels.
+struct EndOfRun {
+    driver: tokio::task::AbortHandle,
+    ctx: Ctx,
+}
 
-impl Drop for AbortOnDrop {
+impl Drop for EndOfRun {
     fn drop(&mut self) {
-        self.0.abort();
+        self.driver.abort();
+        self.ctx.close_connections();
     }
 }
 
@@ -559,7 +570,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
-    use crate::drivers::{DriverResult, PreparedRun};
+    use crate::drivers::{DriverError, DriverResult, PreparedRun};
     use crate::scenario::Area;
     use crate::target::TargetSpec;
 
@@ -624,6 +635,10 @@ mod tests {
                 DriverResult::Ok(Finding::pass())
             }) as futures::future::BoxFuture<'static, DriverResult>
         });
+        scenario(id, exclusive, run)
+    }
+
+    fn scenario(id: &str, exclusive: bool, run: PreparedRun) -> Arc<Scenario> {
         Arc::new(Scenario {
             id: id.to_owned(),
             area: Area::Channel,
@@ -643,7 +658,14 @@ mod tests {
     }
 
     async fn run_all(scenarios: &[Arc<Scenario>], jobs: usize, repeat: u32) -> Report {
-        let target = Arc::new(
+        let target = embedded().await;
+        let report = run_on(&target, scenarios, jobs, repeat).await;
+        target.close().await;
+        report
+    }
+
+    async fn embedded() -> Arc<TargetSession> {
+        Arc::new(
             TargetSession::open(
                 TargetSpec::Embedded {
                     config: conformance::server::ServerConfig::default(),
@@ -652,7 +674,15 @@ mod tests {
             )
             .await
             .expect("the embedded reference server"),
-        );
+        )
+    }
+
+    async fn run_on(
+        target: &Arc<TargetSession>,
+        scenarios: &[Arc<Scenario>],
+        jobs: usize,
+        repeat: u32,
+    ) -> Report {
         let config = RunConfig {
             repeat,
             jobs,
@@ -663,14 +693,13 @@ mod tests {
         };
         let recorded = run(
             scenarios,
-            &target,
+            target,
             &config,
             None,
             &mut Quiet,
             std::future::pending(),
         )
         .await;
-        target.close().await;
         recorded.report
     }
 
@@ -746,5 +775,58 @@ mod tests {
         // The other scenario's copies fill the slots beside it.
         assert!(watch.most_copies("channel.shared") >= 2);
         assert!(watch.most.load(Ordering::SeqCst) >= 3);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stream_a_scenario_leaves_open_ends_with_its_run() {
+        // The driver opens a FullDuplexCall and hands it to a task of its
+        // own that outlives the run, still holding the request sender:
+        // only closing the run's connections can end that stream.
+        let (ended_tx, ended) = tokio::sync::oneshot::channel();
+        let ended_tx = Arc::new(Mutex::new(Some(ended_tx)));
+        let run: PreparedRun = Arc::new(move |ctx: Ctx| {
+            let ended_tx = Arc::clone(&ended_tx);
+            Box::pin(async move {
+                let channel = ctx.channel()?;
+                let mut test = crate::drivers::prelude::test_client(channel.handle());
+                let (requests, outbound) = tokio::sync::mpsc::channel(1);
+                let mut responses = test
+                    .full_duplex_call(tokio_stream::wrappers::ReceiverStream::new(outbound))
+                    .await
+                    .map_err(|status| DriverError::target(format!("FullDuplexCall: {status}")))?
+                    .into_inner();
+                tokio::spawn(async move {
+                    let _requests = requests;
+                    let _channel = channel;
+                    let outcome =
+                        tokio::time::timeout(Duration::from_secs(10), responses.message()).await;
+                    let sender = ended_tx.lock().unwrap_or_else(|e| e.into_inner()).take();
+                    if let Some(sender) = sender {
+                        let _ = sender.send(outcome.map(|message| message.is_err()));
+                    }
+                });
+                DriverResult::Ok(Finding::pass())
+            }) as futures::future::BoxFuture<'static, DriverResult>
+        });
+        // The server stays up until the stream's fate is known: its
+        // shutdown would end the stream too.
+        let target = embedded().await;
+        let report = run_on(
+            &target,
+            &[scenario("channel.leaves-a-stream", false, run)],
+            1,
+            1,
+        )
+        .await;
+        assert_eq!(report.summary.pass, 1, "{:?}", ids(&report));
+        let outcome = tokio::time::timeout(Duration::from_secs(15), ended)
+            .await
+            .expect("the left stream's task reports");
+        target.close().await;
+        assert_eq!(
+            outcome,
+            Ok(Ok(true)),
+            "the stream left open must fail once its run ended (Ok(Err(_)): still open after 10 s)"
+        );
     }
 }

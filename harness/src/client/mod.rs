@@ -1,12 +1,14 @@
 //! Client channels to a target: one HTTP/2 connection per channel, with the
 //! connections counted on the client side (a counting connector), TLS when
 //! the target asks for it (done by the connector itself, see [`tls`]), and
-//! the client-side defect modes. Every call goes
+//! the client-side defect modes, every connection closed when its channel's
+//! [`Closer`] is (see [`closing`]). Every call goes
 //! through [`Channel`], which behaves as gRPC's own clients do towards a
 //! server's stream limit.
 
 mod cancellable;
 mod channel;
+mod closing;
 mod replay;
 pub mod tls;
 
@@ -22,6 +24,7 @@ pub use cancellable::cancellable_bidi;
 pub use channel::{Channel, is_refused};
 /// How a refused stream is sent again, for every client of the harness.
 pub(crate) use channel::{MAX_ATTEMPTS as MAX_REFUSED_ATTEMPTS, backoff as refused_backoff};
+pub use closing::Closer;
 
 pub use tls::{Tls, TlsOptions};
 
@@ -54,6 +57,7 @@ pub struct ClientChannel {
     tls: Option<Tls>,
     connections: Arc<AtomicUsize>,
     refused: Arc<AtomicUsize>,
+    closer: Closer,
     per_clone: bool,
 }
 
@@ -84,21 +88,40 @@ impl Dial {
         Ok(endpoint)
     }
 
-    /// A new channel (its own connection, opened on first use).
+    /// A new channel (its own connection, opened on first use), with a
+    /// [`Closer`] of its own ([`ClientChannel::closer`]).
     pub fn channel(
         &self,
         options: &ChannelOptions,
     ) -> Result<ClientChannel, tonic::transport::Error> {
+        self.channel_under(options, &Closer::default())
+    }
+
+    /// A new channel whose connections also close when `parent` closes
+    /// (a scenario run's channels all end with the run).
+    pub fn channel_under(
+        &self,
+        options: &ChannelOptions,
+        parent: &Closer,
+    ) -> Result<ClientChannel, tonic::transport::Error> {
         let endpoint = self.endpoint(options)?;
         let connections = Arc::new(AtomicUsize::new(0));
         let refused = Arc::new(AtomicUsize::new(0));
-        let channel = counted(&endpoint, self.tls.as_ref(), &connections, &refused);
+        let closer = parent.child();
+        let channel = counted(
+            &endpoint,
+            self.tls.as_ref(),
+            &connections,
+            &refused,
+            &closer,
+        );
         Ok(ClientChannel {
             channel,
             endpoint,
             tls: self.tls.clone(),
             connections,
             refused,
+            closer,
             per_clone: self.client_defects.contains(&ClientDefect::ChannelPerClone),
         })
     }
@@ -109,7 +132,8 @@ pub trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
 
 /// Opens the connections of one client channel: TCP (with `TCP_NODELAY`),
-/// the TLS handshake for an https:// target, each connection counted.
+/// the TLS handshake for an https:// target, each connection counted and
+/// closed with the channel's [`Closer`].
 /// Cheap to clone; usable from any tokio runtime (the load generator
 /// connects from its own).
 #[derive(Clone)]
@@ -117,6 +141,7 @@ pub struct Connector {
     uri: Uri,
     tls: Option<Tls>,
     connections: Arc<AtomicUsize>,
+    closer: Closer,
 }
 
 impl std::fmt::Debug for Connector {
@@ -135,7 +160,13 @@ impl Connector {
 
     /// One new connection to the target, counted.
     pub async fn connect(&self) -> std::io::Result<Box<dyn Io>> {
-        connect_counted(&self.uri, self.tls.as_ref(), &self.connections).await
+        connect_counted(
+            &self.uri,
+            self.tls.as_ref(),
+            &self.connections,
+            &self.closer,
+        )
+        .await
     }
 }
 
@@ -143,6 +174,7 @@ async fn connect_counted(
     uri: &Uri,
     tls: Option<&Tls>,
     connections: &AtomicUsize,
+    closer: &Closer,
 ) -> std::io::Result<Box<dyn Io>> {
     let host = uri.host().unwrap_or("127.0.0.1").trim_matches(['[', ']']);
     let default_port = if tls.is_some() { 443 } else { 80 };
@@ -151,26 +183,30 @@ async fn connect_counted(
     stream.set_nodelay(true)?;
     connections.fetch_add(1, Ordering::SeqCst);
     Ok(match tls {
-        Some(tls) => Box::new(tls.connect(stream).await?),
-        None => Box::new(stream),
+        Some(tls) => Box::new(closer.watch(tls.connect(stream).await?)),
+        None => Box::new(closer.watch(stream)),
     })
 }
 
-/// A lazily connecting channel whose connector counts TCP connections and
-/// does the TLS handshake for an https:// target.
+/// A lazily connecting channel whose connector counts TCP connections,
+/// does the TLS handshake for an https:// target and ties each connection
+/// to `closer`.
 fn counted(
     endpoint: &Endpoint,
     tls: Option<&Tls>,
     connections: &Arc<AtomicUsize>,
     refused: &Arc<AtomicUsize>,
+    closer: &Closer,
 ) -> Channel {
     let connections = Arc::clone(connections);
     let tls = tls.cloned();
+    let closer = closer.clone();
     let connector = tower::service_fn(move |uri: Uri| {
         let connections = Arc::clone(&connections);
         let tls = tls.clone();
+        let closer = closer.clone();
         async move {
-            let io = connect_counted(&uri, tls.as_ref(), &connections).await?;
+            let io = connect_counted(&uri, tls.as_ref(), &connections, &closer).await?;
             Ok::<_, std::io::Error>(TokioIo::new(io))
         }
     });
@@ -191,6 +227,7 @@ impl ClientChannel {
                 self.tls.as_ref(),
                 &self.connections,
                 &self.refused,
+                &self.closer,
             )
         } else {
             self.channel.clone()
@@ -205,7 +242,14 @@ impl ClientChannel {
             uri: self.endpoint.uri().clone(),
             tls: self.tls.clone(),
             connections: Arc::clone(&self.connections),
+            closer: self.closer.clone(),
         }
+    }
+
+    /// What closes every connection of this channel (its clones', the
+    /// connector's), however many handles are still held.
+    pub fn closer(&self) -> Closer {
+        self.closer.clone()
     }
 
     /// TCP connections opened so far.

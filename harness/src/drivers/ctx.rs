@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::DriverError;
-use crate::client::{ChannelOptions, ClientChannel};
+use crate::client::{ChannelOptions, ClientChannel, Closer};
 use crate::target::TargetSession;
 use crate::timeline::Timeline;
 
@@ -24,6 +24,8 @@ pub struct Ctx {
 struct CtxInner {
     target: Arc<TargetSession>,
     control: std::sync::OnceLock<ClientChannel>,
+    /// Closes every connection of the channels this run made.
+    connections: Closer,
     /// Refused-stream counters of every channel this run made.
     refused: std::sync::Mutex<Vec<Arc<std::sync::atomic::AtomicUsize>>>,
     /// How the run adapted itself to the target (stream limits), for the
@@ -50,6 +52,7 @@ impl Ctx {
             inner: Arc::new(CtxInner {
                 target,
                 control: std::sync::OnceLock::new(),
+                connections: Closer::default(),
                 refused: std::sync::Mutex::new(Vec::new()),
                 notes: std::sync::Mutex::new(Vec::new()),
                 scenario_id: scenario_id.to_owned(),
@@ -111,10 +114,18 @@ impl Ctx {
         let channel = self
             .target()
             .dial
-            .channel(options)
+            .channel_under(options, &self.inner.connections)
             .map_err(|err| DriverError::harness(format!("cannot build a channel: {err}")))?;
         lock(&self.inner.refused).push(channel.refused_counter());
         Ok(channel)
+    }
+
+    /// Closes every connection this run's channels opened, and any they
+    /// would open later: the run has ended, and an RPC it left open (one
+    /// blocked behind the server's flow control cannot even be reset) must
+    /// not hold a handler of the server into the next scenario.
+    pub(crate) fn close_connections(&self) {
+        self.inner.connections.close();
     }
 
     /// The target's advertised SETTINGS_MAX_CONCURRENT_STREAMS, if any.
