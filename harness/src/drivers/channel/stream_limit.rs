@@ -2,7 +2,7 @@
 //! SETTINGS_MAX_CONCURRENT_STREAMS queue on the client and all complete
 //! (method: stream_limit.md).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 use conformance::proto::probe::probe_service_client::ProbeServiceClient;
 
@@ -63,7 +63,7 @@ impl Driver for StreamLimit {
         // each may take most of the budget; two seconds are left for the
         // gauge and the verdict.
         let queued_limit = ctx.remaining().saturating_sub(Duration::from_secs(2));
-        let answered = Arc::new(AtomicUsize::new(0));
+        let answered = Arc::new(Answered::default());
         let started = Instant::now();
         let calls = (0..issued)
             .map(|index| {
@@ -73,7 +73,12 @@ impl Driver for StreamLimit {
                 let answered = Arc::clone(&answered);
                 ctx.spawn_within(label, queued_limit, async move {
                     let outcome = probe.hold(request).await;
-                    answered.fetch_add(1, Ordering::Relaxed);
+                    answered.record(
+                        outcome
+                            .as_ref()
+                            .ok()
+                            .map(|r| r.get_ref().in_flight_at_entry),
+                    );
                     outcome
                 })
             })
@@ -121,6 +126,24 @@ impl Driver for StreamLimit {
     }
 }
 
+/// What the Holds' answers tell so far: how many came, and the most
+/// handlers of the scope the server had inside when one of them entered.
+#[derive(Debug, Default)]
+struct Answered {
+    count: AtomicUsize,
+    max_in_flight_at_entry: AtomicU32,
+}
+
+impl Answered {
+    fn record(&self, in_flight_at_entry: Option<u32>) {
+        if let Some(in_flight) = in_flight_at_entry {
+            self.max_in_flight_at_entry
+                .fetch_max(in_flight, Ordering::Relaxed);
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 /// The Holds of one run: how many, how long each sleeps in its handler, and
 /// when the last of them must have its answer.
 struct Pace {
@@ -147,7 +170,7 @@ impl std::fmt::Display for TooSlow {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "the server ran at most {} of them at once (its in-flight gauge, unchanged for {} ms while answers came); each sleeps {} ms in its handler, so the {} still owed need at least {} ms at that concurrency, more than twice the {} ms left",
+            "the server ran at most {} of them at once (its in-flight gauge and the Holds' answers, unchanged for {} ms while answers came); each sleeps {} ms in its handler, so the {} still owed need at least {} ms at that concurrency, more than twice the {} ms left",
             self.max_in_flight,
             self.steady.as_millis(),
             self.hold.as_millis(),
@@ -159,30 +182,50 @@ impl std::fmt::Display for TooSlow {
 }
 
 impl Pace {
-    /// Reads the scope's gauge as the answers come; resolves with
-    /// [`TooSlow`] once the most the server ever ran at once has held for
-    /// [`Pace::STEADY_HOLDS`] holds with answers arriving, and the Holds
-    /// still owed cannot finish at that concurrency in twice the time left.
-    /// Never for a server that runs them as they come (its maximum soon
-    /// covers all it was sent), nor when the gauge cannot be read.
+    /// Follows the most handlers the server ever ran at once, from the
+    /// scope's gauge and from the Holds' answers (each says how many were
+    /// inside when it entered); resolves with [`TooSlow`] once that maximum
+    /// has held for [`Pace::STEADY_HOLDS`] holds with answers arriving, and
+    /// the Holds still owed cannot finish at that concurrency in twice the
+    /// time left. Never for a server that runs them as they come (its
+    /// maximum soon covers all it was sent). The gauge is read beside the
+    /// decision, not before it: a server that runs one handler at a time
+    /// for all its connections answers it only when every Hold before it
+    /// has had its turn, and the answers must still decide then.
     async fn too_slow(
         &self,
         control: &mut ProbeServiceClient<Channel>,
         scope: &str,
-        answered: &AtomicUsize,
+        answered: &Answered,
         rpc_limit: Duration,
     ) -> TooSlow {
+        let gauge_max = AtomicU32::new(0);
+        let follow_gauge = async {
+            while let Ok(gauge) = read_gauge(control, scope, rpc_limit).await {
+                gauge_max.fetch_max(gauge.max_in_flight, Ordering::Relaxed);
+                tokio::time::sleep(self.hold / 4).await;
+            }
+            std::future::pending::<TooSlow>().await
+        };
+        tokio::select! {
+            slow = self.decide(&gauge_max, answered) => slow,
+            never = follow_gauge => never,
+        }
+    }
+
+    /// The decision of [`Pace::too_slow`], on the maximum seen so far.
+    async fn decide(&self, gauge_max: &AtomicU32, answered: &Answered) -> TooSlow {
         let (mut max_in_flight, mut since) = (0u32, Instant::now());
         loop {
             tokio::time::sleep(self.hold / 4).await;
-            let Ok(gauge) = read_gauge(control, scope, rpc_limit).await else {
-                break;
-            };
-            if gauge.max_in_flight > max_in_flight {
-                (max_in_flight, since) = (gauge.max_in_flight, Instant::now());
+            let seen = gauge_max
+                .load(Ordering::Relaxed)
+                .max(answered.max_in_flight_at_entry.load(Ordering::Relaxed));
+            if seen > max_in_flight {
+                (max_in_flight, since) = (seen, Instant::now());
                 continue;
             }
-            let done = answered.load(Ordering::Relaxed);
+            let done = answered.count.load(Ordering::Relaxed);
             let steady = since.elapsed();
             if max_in_flight == 0 || done == 0 || steady < self.hold * Self::STEADY_HOLDS {
                 continue;
@@ -204,9 +247,52 @@ impl Pace {
                 };
             }
         }
-        std::future::pending().await
     }
 
     /// Holds the server's maximum in flight must stay unchanged for.
     const STEADY_HOLDS: u32 = 2;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pace(deadline_in: Duration) -> Pace {
+        Pace {
+            issued: 125,
+            hold: Duration::from_millis(40),
+            deadline: Instant::now() + deadline_in,
+        }
+    }
+
+    #[tokio::test]
+    async fn answers_alone_prove_a_server_too_slow_when_its_gauge_never_answers() {
+        let answered = Answered::default();
+        answered.record(Some(1));
+        let gauge_never_read = AtomicU32::new(0);
+        let pace = pace(Duration::from_secs(2));
+        let slow = tokio::time::timeout(
+            Duration::from_secs(5),
+            pace.decide(&gauge_never_read, &answered),
+        )
+        .await
+        .expect("one Hold at a time cannot answer 124 more in time");
+        assert_eq!(slow.max_in_flight, 1);
+        assert_eq!(slow.owed, 124);
+        assert!(slow.needed > slow.left * 2, "{slow}");
+    }
+
+    #[tokio::test]
+    async fn a_server_that_ran_the_holds_together_is_never_too_slow() {
+        let answered = Answered::default();
+        answered.record(Some(100));
+        let gauge = AtomicU32::new(100);
+        let pace = pace(Duration::from_secs(2));
+        let waited =
+            tokio::time::timeout(Duration::from_millis(600), pace.decide(&gauge, &answered)).await;
+        assert!(
+            waited.is_err(),
+            "no proof against a server running 100 at once: {waited:?}"
+        );
+    }
 }
