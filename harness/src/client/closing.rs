@@ -40,11 +40,6 @@ impl Closer {
         }
     }
 
-    /// Whether [`Self::close`] was called.
-    pub fn is_closed(&self) -> bool {
-        self.token.is_cancelled()
-    }
-
     /// `io`, failing from the moment this closer is closed.
     pub(crate) fn watch<T>(&self, io: T) -> Closing<T> {
         Closing {

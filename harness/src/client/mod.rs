@@ -1,8 +1,8 @@
 //! Client channels to a target: one HTTP/2 connection per channel, with the
 //! connections counted on the client side (a counting connector), TLS when
 //! the target asks for it (done by the connector itself, see [`tls`]), and
-//! the client-side defect modes, every connection closed when its channel's
-//! [`Closer`] is (see [`closing`]). Every call goes
+//! the client-side defect modes, every connection closed when the
+//! [`Closer`] its channel was made under is (see [`closing`]). Every call goes
 //! through [`Channel`], which behaves as gRPC's own clients do towards a
 //! server's stream limit.
 
@@ -88,8 +88,8 @@ impl Dial {
         Ok(endpoint)
     }
 
-    /// A new channel (its own connection, opened on first use), with a
-    /// [`Closer`] of its own ([`ClientChannel::closer`]).
+    /// A new channel (its own connection, opened on first use), closed
+    /// only as its connections end on their own.
     pub fn channel(
         &self,
         options: &ChannelOptions,
@@ -244,12 +244,6 @@ impl ClientChannel {
             connections: Arc::clone(&self.connections),
             closer: self.closer.clone(),
         }
-    }
-
-    /// What closes every connection of this channel (its clones', the
-    /// connector's), however many handles are still held.
-    pub fn closer(&self) -> Closer {
-        self.closer.clone()
     }
 
     /// TCP connections opened so far.

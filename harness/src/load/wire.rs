@@ -72,20 +72,16 @@ impl Wire {
                 Expect::Stream { messages, size },
             ),
         };
-        let scheme = target.scheme_str().unwrap_or("http").to_owned();
-        let authority = target
-            .authority()
-            .ok_or_else(|| format!("the target {target} names no host"))?
-            .to_string();
+        let (scheme, authority) = origin(target)?;
         let field = |name: &'static str, value: String| {
             (Bytes::from_static(name.as_bytes()), Bytes::from(value))
         };
         Ok(Self {
             fields: vec![
                 field(":method", "POST".to_owned()),
-                field(":scheme", scheme),
+                field(":scheme", scheme.to_owned()),
                 field(":path", path.to_owned()),
-                field(":authority", authority),
+                field(":authority", authority.to_string()),
                 field("content-type", "application/grpc".to_owned()),
                 field("te", "trailers".to_owned()),
             ],
@@ -322,6 +318,15 @@ impl Answer {
             None => Err(format!("the response did not echo {ECHO_INITIAL}")),
         }
     }
+}
+
+/// The scheme and authority of the target at `target`
+/// (`scheme://authority`, http when it names no scheme).
+pub(crate) fn origin(target: &http::Uri) -> Result<(&str, &http::uri::Authority), String> {
+    let authority = target
+        .authority()
+        .ok_or_else(|| format!("the target {target} names no host"))?;
+    Ok((target.scheme_str().unwrap_or("http"), authority))
 }
 
 fn failed(reason: String) -> Progress {

@@ -20,7 +20,7 @@ use conformance::proto::grpc_testing::StreamingOutputCallResponse;
 use crate::client::{Connector, MAX_REFUSED_ATTEMPTS, refused_backoff};
 use crate::drivers::output_request;
 use crate::load::message::{MessageReader, prefixed};
-use crate::load::wire::{GRPC_STATUS, grpc_status};
+use crate::load::wire::{GRPC_STATUS, grpc_status, origin};
 
 const FULL_DUPLEX_CALL: &str = "/grpc.testing.TestService/FullDuplexCall";
 
@@ -248,10 +248,7 @@ fn grpc_request(uri: &http::Uri) -> http::Request<()> {
 }
 
 fn method_uri(target: &http::Uri, path: &str) -> Result<http::Uri, String> {
-    let scheme = target.scheme_str().unwrap_or("http");
-    let authority = target
-        .authority()
-        .ok_or_else(|| format!("the target {target} names no host"))?;
+    let (scheme, authority) = origin(target)?;
     format!("{scheme}://{authority}{path}")
         .parse()
         .map_err(|err| format!("no URI for {path} on {target}: {err}"))
